@@ -1,0 +1,1 @@
+//! cloud-otp-server: the verification server (work in progress, see issue 3).

@@ -1,0 +1,1 @@
+//! cloud-otp-web: the browser module (work in progress, see issue 4).
