@@ -55,7 +55,7 @@ pub fn decode(text: &str) -> Result<Vec<u8>, Error> {
             _ => return Err(Error::Base32("character outside the base32 alphabet")),
         }
     }
-    if padding > 0 && (symbols.len() + padding) % 8 != 0 {
+    if padding > 0 && !(symbols.len() + padding).is_multiple_of(8) {
         return Err(Error::Base32("wrong amount of padding"));
     }
     // A final group of 1, 3 or 6 symbols cannot come from whole bytes (RFC 4648 section 6).

@@ -246,9 +246,16 @@ pub fn truncate(mac: &[u8], digits: Digits) -> Result<Code, Error> {
     }
     // The low four bits of the last byte pick the offset: at most 15, so offset + 3 <= 18 < len.
     let offset = usize::from(mac[len - 1] & 0x0f);
-    let bin = u32::from_be_bytes([mac[offset], mac[offset + 1], mac[offset + 2], mac[offset + 3]])
-        & 0x7fff_ffff;
-    Ok(Code { value: bin % digits.modulus(), digits })
+    let bin = u32::from_be_bytes([
+        mac[offset],
+        mac[offset + 1],
+        mac[offset + 2],
+        mac[offset + 3],
+    ]) & 0x7fff_ffff;
+    Ok(Code {
+        value: bin % digits.modulus(),
+        digits,
+    })
 }
 
 /// An HOTP code for `counter` (RFC 4226 section 5.3).
@@ -295,6 +302,12 @@ pub fn remaining_secs(unix_secs: u64, step: Step) -> u64 {
 /// let code = totp(Algorithm::Sha1, &s, 1111111109, Step::new(30).unwrap(), Digits::new(8).unwrap());
 /// assert_eq!(code.to_string(), "07081804");
 /// ```
-pub fn totp(algorithm: Algorithm, secret: &Secret, unix_secs: u64, step: Step, digits: Digits) -> Code {
+pub fn totp(
+    algorithm: Algorithm,
+    secret: &Secret,
+    unix_secs: u64,
+    step: Step,
+    digits: Digits,
+) -> Code {
     hotp(algorithm, secret, counter_at(unix_secs, step), digits)
 }

@@ -23,7 +23,9 @@ mod policy;
 mod secret;
 
 pub use error::Error;
-pub use hotp::{Algorithm, Code, Digits, Step, counter_at, hotp, mac, remaining_secs, totp, truncate};
+pub use hotp::{
+    Algorithm, Code, Digits, Step, counter_at, hotp, mac, remaining_secs, totp, truncate,
+};
 pub use pin::{PIN_SALT, derive_pin_key};
 pub use policy::{Outcome, Policy, State, verify, verify_with_secret};
 pub use secret::Secret;

@@ -5,7 +5,11 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 use crate::{Algorithm, Digits, Error, Secret, Step};
 
 /// Everything but unreserved characters (RFC 3986 section 2.3) is escaped.
-const ESCAPE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The longest URI parsed; QR codes of authenticator apps are far shorter.
 const MAX_URI_LEN: usize = 4096;
@@ -73,7 +77,11 @@ impl KeyUri {
             Some(issuer) => format!("{}:{}", enc(issuer), enc(&self.account)),
             None => enc(&self.account),
         };
-        let issuer = self.issuer.as_deref().map(|i| format!("&issuer={}", enc(i))).unwrap_or_default();
+        let issuer = self
+            .issuer
+            .as_deref()
+            .map(|i| format!("&issuer={}", enc(i)))
+            .unwrap_or_default();
         format!(
             "otpauth://{kind}/{label}?secret={}{issuer}&algorithm={}&digits={}{tail}",
             self.secret.to_base32(),
@@ -98,17 +106,17 @@ impl KeyUri {
         if uri.len() > MAX_URI_LEN {
             return Err(Error::Uri("longer than 4096 bytes"));
         }
-        let rest = strip_prefix_ignore_case(uri, "otpauth://").ok_or(Error::Uri("scheme is not otpauth://"))?;
+        let rest = strip_prefix_ignore_case(uri, "otpauth://")
+            .ok_or(Error::Uri("scheme is not otpauth://"))?;
         let (kind_name, rest) = rest.split_once('/').ok_or(Error::Uri("no label"))?;
         let (label, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let label = decode(label)?;
-        let (label_issuer, account) = match label.split_once(':') {
-            Some((i, a)) => (Some(i.trim().to_string()), a.trim().to_string()),
-            None => (None, label.trim().to_string()),
+        // The issuer prefix ends at a literal colon; names escape their own colons, so
+        // `to_uri` output round-trips exactly. An encoded colon (%3A) also separates when the
+        // prefix equals the issuer parameter, as the Key URI Format allows both.
+        let (raw_issuer, raw_account) = match label.split_once(':') {
+            Some((i, a)) => (Some(decode(i)?), decode(a)?),
+            None => (None, decode(label)?),
         };
-        if account.is_empty() {
-            return Err(Error::Uri("empty account name"));
-        }
 
         let mut secret = None;
         let mut issuer = None;
@@ -131,27 +139,57 @@ impl KeyUri {
             }
         }
         let secret = secret.ok_or(Error::MissingSecret)?;
-        if let (Some(a), Some(b)) = (&label_issuer, &issuer) {
-            if a != b {
-                return Err(Error::Uri("issuer parameter differs from the label's issuer"));
-            }
+        let (label_issuer, account) = match (raw_issuer, &issuer) {
+            (Some(i), _) => (Some(i.trim().to_string()), raw_account.trim().to_string()),
+            (None, Some(param)) => match raw_account.split_once(':') {
+                Some((i, a)) if i.trim() == param.as_str() => {
+                    (Some(i.trim().to_string()), a.trim().to_string())
+                }
+                _ => (None, raw_account.trim().to_string()),
+            },
+            (None, None) => (None, raw_account.trim().to_string()),
+        };
+        if account.is_empty() {
+            return Err(Error::Uri("empty account name"));
+        }
+        if let (Some(a), Some(b)) = (&label_issuer, &issuer)
+            && a != b
+        {
+            return Err(Error::Uri(
+                "issuer parameter differs from the label's issuer",
+            ));
         }
         let kind = match kind_name.to_ascii_lowercase().as_str() {
-            "totp" => Kind::Totp { period: period.unwrap_or(Step::new(30)?) },
-            "hotp" => Kind::Hotp { counter: counter.ok_or(Error::Uri("hotp needs a counter"))? },
+            "totp" => Kind::Totp {
+                period: period.unwrap_or(Step::new(30)?),
+            },
+            "hotp" => Kind::Hotp {
+                counter: counter.ok_or(Error::Uri("hotp needs a counter"))?,
+            },
             _ => return Err(Error::Uri("type is neither totp nor hotp")),
         };
-        Ok(KeyUri { kind, issuer: issuer.or(label_issuer), account, secret, algorithm, digits })
+        Ok(KeyUri {
+            kind,
+            issuer: issuer.or(label_issuer),
+            account,
+            secret,
+            algorithm,
+            digits,
+        })
     }
 }
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 fn decode(s: &str) -> Result<String, Error> {
-    percent_decode_str(s).decode_utf8().map(|c| c.into_owned()).map_err(|_| Error::Uri("percent-encoding is not UTF-8"))
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| Error::Uri("percent-encoding is not UTF-8"))
 }
 
 fn number(s: &str, what: &'static str) -> Result<u64, Error> {

@@ -30,6 +30,7 @@ pub fn derive_pin_key(seed: &Secret, pin: &str) -> Result<Secret, Error> {
     let hk = Hkdf::<Sha256>::new(Some(PIN_SALT), seed.as_bytes());
     let mut okm = vec![0u8; 20];
     // 20 bytes is far below HKDF-SHA-256's limit of 255 * 32 (RFC 5869 section 2.3).
-    hk.expand(pin.as_bytes(), &mut okm).map_err(|_| Error::Pin)?;
+    hk.expand(pin.as_bytes(), &mut okm)
+        .map_err(|_| Error::Pin)?;
     Secret::new(okm)
 }

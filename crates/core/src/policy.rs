@@ -94,10 +94,10 @@ pub enum Outcome {
 /// let s = Secret::new(vec![42; 20]).unwrap();
 /// let now = 1_800_000_000;
 /// let code = hotp(p.algorithm, &s, now / 60, p.digits).to_string();
-/// let gen = |c| hotp(p.algorithm, &s, c, p.digits);
-/// let (out, st) = verify(&p, &State::default(), &code, now, gen);
+/// let codes = |c| hotp(p.algorithm, &s, c, p.digits);
+/// let (out, st) = verify(&p, &State::default(), &code, now, codes);
 /// assert_eq!(out, Outcome::Accepted { step: now / 60 });
-/// let (again, _) = verify(&p, &st, &code, now, gen);
+/// let (again, _) = verify(&p, &st, &code, now, codes);
 /// assert_eq!(again, Outcome::Replayed);
 /// ```
 pub fn verify(
@@ -134,18 +134,28 @@ pub fn verify(
 
     match fresh {
         Some(step) => {
-            let next = State { last_step: Some(step), failures: 0, locked: false };
+            let next = State {
+                last_step: Some(step),
+                failures: 0,
+                locked: false,
+            };
             (Outcome::Accepted { step }, next)
         }
         None if spent => (Outcome::Replayed, *state),
         None => {
             let failures = state.failures.saturating_add(1);
             let locked = failures >= policy.max_failures;
-            let next = State { last_step: state.last_step, failures, locked };
+            let next = State {
+                last_step: state.last_step,
+                failures,
+                locked,
+            };
             let outcome = if locked {
                 Outcome::Locked
             } else {
-                Outcome::Rejected { attempts_left: policy.max_failures - failures }
+                Outcome::Rejected {
+                    attempts_left: policy.max_failures - failures,
+                }
             };
             (outcome, next)
         }
