@@ -1,1 +1,167 @@
-//! cloud-otp-server: the verification server (work in progress, see issue 3).
+//! cloud-otp-server: the verification server of DESIGN.md. [`app`] builds the whole HTTP
+//! service from an [`AppState`], so tests drive it in-process and over a real socket alike.
+//!
+//! Layout: `api` (handlers of the HTTP contract), `http` (extractors and middleware),
+//! `storage` (SQLite and PostgreSQL), `crypto` (secrets at rest), `validate` (checked input),
+//! `clock` (injected time), `statics` (dist/), `demo` (the demo training site), `cli` (the
+//! `cloud-otp` binary).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use cloud_otp_core::Policy;
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub mod admin;
+pub mod api;
+pub mod cli;
+pub mod clock;
+pub mod crypto;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod statics;
+pub mod storage;
+pub mod validate;
+
+use clock::Clock;
+use crypto::Crypto;
+use error::ApiError;
+use storage::Storage;
+
+/// How long an OTP session stays usable: 10 minutes.
+pub const SESSION_TTL_MS: i64 = 10 * 60 * 1000;
+/// How long a pass can be redeemed: 120 seconds.
+pub const PASS_TTL_MS: i64 = 120 * 1000;
+/// How long an activation code is valid: 3 days (PRODUCT.md rule 9).
+pub const ACTIVATION_TTL_MS: i64 = 3 * 24 * 60 * 60 * 1000;
+/// Wrong activation codes allowed before the code is dead.
+pub const ACTIVATION_MAX_ATTEMPTS: i64 = 5;
+/// The largest request body accepted: 16 KiB, far above any valid request.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The verification policy (PRODUCT.md rules 1 to 4).
+    pub policy: Policy,
+    /// Requests per minute per client address on the public endpoints; 0 = unlimited.
+    pub rate_limit_per_minute: u32,
+    /// Take the client address from X-Forwarded-For (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// The built web app.
+    pub dist_dir: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            policy: Policy::PRODUCT,
+            rate_limit_per_minute: 300,
+            trust_forwarded_for: false,
+            dist_dir: PathBuf::from("dist"),
+        }
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub storage: Storage,
+    /// Keys derived from the master key.
+    pub crypto: Arc<Crypto>,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// Settings.
+    pub config: Arc<Config>,
+    limiter: Arc<http::RateLimiter>,
+    demo: Option<Arc<demo::Demo>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The state of a server without the demo.
+    pub fn new(storage: Storage, crypto: Crypto, clock: Arc<dyn Clock>, config: Config) -> Self {
+        let limiter = Arc::new(http::RateLimiter::new(config.rate_limit_per_minute));
+        AppState {
+            storage,
+            crypto: Arc::new(crypto),
+            clock,
+            config: Arc::new(config),
+            limiter,
+            demo: None,
+        }
+    }
+
+    /// Adds the demo training site under /demo/.
+    pub fn with_demo(mut self, demo: demo::Demo) -> Self {
+        self.demo = Some(Arc::new(demo));
+        self
+    }
+}
+
+/// OPTIONS on a browser endpoint that the CORS layer did not answer as a preflight. The
+/// route must exist so that the layer sees OPTIONS requests at all.
+async fn not_preflight() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// The whole HTTP service.
+pub fn app(state: AppState) -> Router {
+    // Called by the trainee's browser: CORS for registered origins, rate limited.
+    let browser = Router::new()
+        .route("/v1/time", get(api::time).options(not_preflight))
+        .route("/v1/status", post(api::status).options(not_preflight))
+        .route(
+            "/v1/devices",
+            post(api::register_device).options(not_preflight),
+        )
+        .route("/v1/verify", post(api::verify).options(not_preflight))
+        .layer(from_fn_with_state(state.clone(), http::cors))
+        .layer(from_fn_with_state(state.clone(), http::rate_limit));
+    // Called by the institution's backend with its API key: no CORS.
+    let institution = Router::new()
+        .route("/v1/sessions", post(api::open_session))
+        .route("/v1/siteverify", post(api::siteverify))
+        .route("/v1/check", post(api::check))
+        .route("/v1/users/{user_id}", get(api::user))
+        .route(
+            "/v1/users/{user_id}/activation",
+            post(api::issue_activation),
+        )
+        .route(
+            "/v1/users/{user_id}/authenticator",
+            post(api::authenticator),
+        )
+        .route("/v1/users/{user_id}/unlock", post(api::unlock))
+        .route("/v1/users/{user_id}/device", delete(api::remove_device))
+        .route("/v1/audit", get(api::audit));
+    let mut router = browser.merge(institution);
+    if state.demo.is_some() {
+        router =
+            router.merge(demo::routes().layer(from_fn_with_state(state.clone(), http::rate_limit)));
+    }
+    router
+        .fallback(statics::fallback)
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("a handler panicked".into()).into_response()
+        }))
+        .layer(from_fn(http::log_requests))
+        .layer(from_fn(http::security_headers))
+        .with_state(state)
+}

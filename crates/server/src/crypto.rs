@@ -1,0 +1,269 @@
+//! Secrets at rest: the master key, AES-256-GCM for device secrets, hashes for tokens and
+//! activation codes, and the random tokens the server hands out.
+
+use std::io::Write;
+use std::path::Path;
+
+use aes_gcm::aead::rand_core::RngCore;
+use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use cloud_otp_core::Secret;
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+/// The name of the key file in the data directory.
+pub const KEY_FILE: &str = "master.key";
+
+/// The environment variable holding the master key as 64 hexadecimal digits.
+pub const KEY_ENV: &str = "CLOUD_OTP_MASTER_KEY";
+
+/// Why the master key or a stored secret could not be used. Never contains key material.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    /// The key text is not 64 hexadecimal digits (32 bytes).
+    #[error("the master key must be 64 hexadecimal digits (32 bytes)")]
+    KeyFormat,
+    /// The key file could not be read or created.
+    #[error("master key file {path}: {source}")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// A stored device secret does not decrypt: wrong master key or tampered row.
+    #[error("a stored device secret could not be decrypted")]
+    Decrypt,
+}
+
+/// The server's 32-byte master key; every other key is derived from it (RFC 5869 HKDF).
+pub struct MasterKey(Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(redacted)")
+    }
+}
+
+impl MasterKey {
+    /// Parses 64 hexadecimal digits (surrounding whitespace ignored).
+    ///
+    /// ```
+    /// use cloud_otp_server::crypto::MasterKey;
+    /// assert!(MasterKey::from_hex(&"ab".repeat(32)).is_ok());
+    /// assert!(MasterKey::from_hex("abcd").is_err());
+    /// ```
+    pub fn from_hex(text: &str) -> Result<Self, CryptoError> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(text.trim(), key.as_mut()).map_err(|_| CryptoError::KeyFormat)?;
+        Ok(MasterKey(key))
+    }
+
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        let mut key = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(key.as_mut());
+        MasterKey(key)
+    }
+
+    /// The key from `env_value` (CLOUD_OTP_MASTER_KEY) when given, otherwise from the key file
+    /// in `data_dir`, which is created with mode 0600 on first start.
+    pub fn load_or_create(env_value: Option<&str>, data_dir: &Path) -> Result<Self, CryptoError> {
+        if let Some(text) = env_value {
+            return Self::from_hex(text);
+        }
+        let path = data_dir.join(KEY_FILE);
+        let file_err = |source| CryptoError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::from_hex(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = Self::generate();
+                let text = Zeroizing::new(hex::encode(key.0.as_ref()));
+                write_private_file(&path, text.as_bytes()).map_err(file_err)?;
+                Ok(key)
+            }
+            Err(e) => Err(file_err(e)),
+        }
+    }
+}
+
+/// Creates `path` readable by its owner only (0600) and writes `contents`; fails if it exists,
+/// so two servers starting at once cannot overwrite each other's key.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        crate::storage::create_private_dir(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// The keys derived from the master key and the operations that use them.
+pub struct Crypto {
+    cipher: Aes256Gcm,
+    pepper: Zeroizing<[u8; 32]>,
+    check: String,
+}
+
+impl std::fmt::Debug for Crypto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Crypto(redacted)")
+    }
+}
+
+impl Crypto {
+    /// Derives the device-secret key, the activation-code pepper and the key check value.
+    pub fn new(master: &MasterKey) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(b"cloud-otp"), master.0.as_ref());
+        let derive = |info: &[u8]| {
+            let mut out = Zeroizing::new([0u8; 32]);
+            // 32 bytes is far below HKDF-SHA-256's limit of 255 * 32 (RFC 5869 section 2.3).
+            hk.expand(info, out.as_mut()).unwrap_or_default();
+            out
+        };
+        let enc = derive(b"device secrets v1");
+        let pepper = derive(b"activation codes v1");
+        let check = hex::encode(derive(b"key check v1").as_ref());
+        let cipher = Aes256Gcm::new(enc.as_ref().into());
+        Crypto {
+            cipher,
+            pepper,
+            check,
+        }
+    }
+
+    /// A value that identifies the master key without revealing it; stored in the database so
+    /// a server started with another key refuses to run instead of failing every verification.
+    pub fn key_check(&self) -> &str {
+        &self.check
+    }
+
+    /// Encrypts a device secret with a random 96-bit nonce; the device id is the associated
+    /// data, so a ciphertext copied to another device's row does not decrypt.
+    /// Returns base64(nonce || ciphertext || tag).
+    pub fn seal_secret(&self, device_id: &str, secret: &Secret) -> String {
+        let mut nonce = [0u8; 12];
+        OsRng.fill_bytes(&mut nonce);
+        let payload = Payload {
+            msg: secret.as_bytes(),
+            aad: device_id.as_bytes(),
+        };
+        // Encryption of a short message with a valid key and nonce cannot fail.
+        let ct = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), payload)
+            .unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        STANDARD.encode(out)
+    }
+
+    /// Decrypts what [`Crypto::seal_secret`] produced for the same device id.
+    ///
+    /// ```
+    /// use cloud_otp_core::Secret;
+    /// use cloud_otp_server::crypto::{Crypto, MasterKey};
+    /// let c = Crypto::new(&MasterKey::generate());
+    /// let s = Secret::new(vec![9; 20]).unwrap();
+    /// let sealed = c.seal_secret("dev1", &s);
+    /// assert_eq!(c.open_secret("dev1", &sealed).unwrap(), s);
+    /// assert!(c.open_secret("dev2", &sealed).is_err());
+    /// ```
+    pub fn open_secret(&self, device_id: &str, sealed: &str) -> Result<Secret, CryptoError> {
+        let bytes = STANDARD.decode(sealed).map_err(|_| CryptoError::Decrypt)?;
+        if bytes.len() < 12 {
+            return Err(CryptoError::Decrypt);
+        }
+        let (nonce, ct) = bytes.split_at(12);
+        let payload = Payload {
+            msg: ct,
+            aad: device_id.as_bytes(),
+        };
+        let plain = self
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), payload)
+            .map_err(|_| CryptoError::Decrypt)?;
+        Secret::new(plain).map_err(|_| CryptoError::Decrypt)
+    }
+
+    /// A keyed hash of an activation code. Six digits are only a million values, so a plain
+    /// hash would be reversed by trying them all; the pepper from the master key prevents that
+    /// for anyone holding only the database. Tenant and user are bound in so a code issued to
+    /// one user never matches for another.
+    pub fn activation_hash(&self, tenant_id: &str, user_id: &str, code: &str) -> String {
+        // Keys of any length are accepted by HMAC (RFC 2104 section 2).
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(self.pepper.as_ref()) else {
+            return String::new();
+        };
+        for field in [tenant_id, user_id, code] {
+            mac.update(&(field.len() as u64).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// SHA-256 of a high-entropy token (API key, session, pass), as stored in the database.
+///
+/// ```
+/// use cloud_otp_server::crypto::token_hash;
+/// assert_eq!(token_hash("abc").len(), 64);
+/// assert_ne!(token_hash("abc"), token_hash("abd"));
+/// ```
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A random bearer token: 32 bytes (256 bits) as unpadded base64url, 43 characters.
+pub fn random_token() -> String {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    OsRng.fill_bytes(bytes.as_mut());
+    URL_SAFE_NO_PAD.encode(bytes.as_ref())
+}
+
+/// A random identifier (not a secret): 16 bytes as unpadded base64url, 22 characters.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Random bytes, for device secrets of authenticator apps.
+pub fn random_bytes(n: usize) -> Zeroizing<Vec<u8>> {
+    let mut bytes = Zeroizing::new(vec![0u8; n]);
+    OsRng.fill_bytes(bytes.as_mut());
+    bytes
+}
+
+/// A uniformly random string of `n` decimal digits (rejection sampling, so no digit is
+/// more likely than another).
+///
+/// ```
+/// use cloud_otp_server::crypto::random_digits;
+/// let code = random_digits(6);
+/// assert_eq!(code.len(), 6);
+/// assert!(code.bytes().all(|b| b.is_ascii_digit()));
+/// ```
+pub fn random_digits(n: usize) -> String {
+    let mut out = String::with_capacity(n);
+    while out.len() < n {
+        let mut byte = [0u8; 1];
+        OsRng.fill_bytes(&mut byte);
+        // 250 is the largest multiple of 10 not above 256: bytes 250..=255 are dropped.
+        if byte[0] < 250 {
+            out.push(char::from(b'0' + byte[0] % 10));
+        }
+    }
+    out
+}

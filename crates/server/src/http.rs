@@ -1,0 +1,387 @@
+//! The HTTP plumbing around the handlers: extractors that turn every malformed request into
+//! an [`ApiError`], API-key authentication, CORS for the browser endpoints, per-address rate
+//! limiting, security headers and request logs.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::crypto::token_hash;
+use crate::error::ApiError;
+use crate::storage::Tenant;
+use crate::validate::{Token, UserId};
+
+/// The Content-Security-Policy of every response: scripts only from this server (WebAssembly
+/// compilation allowed), no inline script or style, no framing.
+pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// A JSON request body: Content-Type must be JSON, unknown fields are refused (the request
+/// types use `deny_unknown_fields`), and the body size limit applies.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+/// Like [`ApiJson`], but an empty body means `T::default()`, for endpoints whose every field
+/// is optional.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// Describes a JSON error without echoing values from the body: serde's messages for wrong
+/// types quote the value, which may be a code or a secret.
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let names_field = ["unknown field", "missing field", "duplicate field"]
+        .iter()
+        .any(|p| text.starts_with(p));
+    if names_field {
+        let head = text.split(", expected").next().unwrap_or(&text);
+        let head = head.split(" at line").next().unwrap_or(head);
+        format!("invalid request body: {head}")
+    } else if e.is_data() {
+        format!(
+            "invalid request body: a field has the wrong type (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    } else {
+        format!(
+            "request body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    }
+}
+
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest("the request body could not be read".into())
+        }
+    })
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(describe_json_error(&e)))
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = read_body(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let json = is_json(req.headers());
+        let bytes = read_body(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJson(T::default()));
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse_json(&bytes).map(OptionalJson)
+    }
+}
+
+/// The `{user_id}` path segment, checked.
+#[derive(Debug)]
+pub struct UserPath(pub UserId);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::BadRequest("invalid user_id in path".into()))?;
+        Ok(UserPath(UserId::parse(&raw)?))
+    }
+}
+
+/// A query string, decoded into `T` (which refuses unknown parameters).
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|_| ApiError::BadRequest("invalid query string".into()))
+    }
+}
+
+/// The institution calling, authenticated by `Authorization: Bearer API_KEY`.
+#[derive(Debug, Clone)]
+pub struct Institution(pub Tenant);
+
+impl FromRequestParts<AppState> for Institution {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::Unauthorized)?;
+        let (scheme, key) = value.split_once(' ').ok_or(ApiError::Unauthorized)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(ApiError::Unauthorized);
+        }
+        let key = Token::parse(key.trim()).map_err(|_| ApiError::Unauthorized)?;
+        let tenant = state
+            .storage
+            .tenant_by_key_hash(&token_hash(key.as_str()))
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        Ok(Institution(tenant))
+    }
+}
+
+/// The Origin header of a request, if any and readable.
+pub fn origin_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
+}
+
+/// Whether `origin` is this server itself (the page was served from here), judged by the
+/// Host header the browser sent.
+pub fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin.split_once("://").map(|(_, h)| h);
+    matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
+}
+
+/// CORS for the browser endpoints (Fetch standard, CORS protocol): an origin that some tenant
+/// registered may call them; preflights are answered here. Which tenant's origins apply is
+/// checked again in the handler, once the session tells the tenant.
+pub async fn cors(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(origin) = origin_of(req.headers()) else {
+        return next.run(req).await;
+    };
+    let allowed = same_origin(req.headers(), &origin)
+        || state.storage.origin_known(&origin).await.unwrap_or(false);
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if preflight {
+        if !allowed {
+            return ApiError::OriginNotAllowed.into_response();
+        }
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        let h = response.headers_mut();
+        set(h, header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST");
+        set(h, header::ACCESS_CONTROL_ALLOW_HEADERS, "content-type");
+        set(h, header::ACCESS_CONTROL_MAX_AGE, "600");
+        allow_origin(h, &origin);
+        return response;
+    }
+    let mut response = next.run(req).await;
+    if allowed {
+        allow_origin(response.headers_mut(), &origin);
+    }
+    response
+}
+
+fn allow_origin(headers: &mut HeaderMap, origin: &str) {
+    if let Ok(v) = HeaderValue::from_str(origin) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+    }
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+}
+
+fn set(headers: &mut HeaderMap, name: HeaderName, value: &'static str) {
+    headers.insert(name, HeaderValue::from_static(value));
+}
+
+/// Refuses a browser request whose Origin is neither this server nor one of the tenant's
+/// registered origins, so one institution's session cannot be driven from another's site.
+pub async fn check_origin(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant_id: &str,
+) -> Result<(), ApiError> {
+    let Some(origin) = origin_of(headers) else {
+        return Ok(());
+    };
+    if same_origin(headers, &origin) || state.storage.tenant_has_origin(tenant_id, &origin).await? {
+        Ok(())
+    } else {
+        Err(ApiError::OriginNotAllowed)
+    }
+}
+
+/// A fixed-window request counter per client address: at most `per_minute` requests in each
+/// clock minute. The table is cleared when the minute changes, so it never outgrows one
+/// minute's clients.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_minute: u32,
+    window: Mutex<(u64, HashMap<IpAddr, u32>)>,
+}
+
+impl RateLimiter {
+    /// A limiter; `per_minute` 0 turns limiting off.
+    pub fn new(per_minute: u32) -> Self {
+        RateLimiter {
+            per_minute,
+            window: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    /// Counts one request of `ip` at `now_ms`; `Err(seconds)` tells how long to wait.
+    ///
+    /// ```
+    /// use cloud_otp_server::http::RateLimiter;
+    /// let limiter = RateLimiter::new(2);
+    /// let ip = [127, 0, 0, 1].into();
+    /// assert!(limiter.check(ip, 60_000).is_ok());
+    /// assert!(limiter.check(ip, 60_001).is_ok());
+    /// assert_eq!(limiter.check(ip, 90_000), Err(30));
+    /// assert!(limiter.check(ip, 120_000).is_ok());
+    /// ```
+    pub fn check(&self, ip: IpAddr, now_ms: u64) -> Result<(), u64> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let index = now_ms / 60_000;
+        let mut guard = self
+            .window
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (current, counts) = &mut *guard;
+        if *current != index {
+            *current = index;
+            counts.clear();
+        }
+        let count = counts.entry(ip).or_insert(0);
+        if *count >= self.per_minute {
+            let wait_ms = (index + 1) * 60_000 - now_ms;
+            return Err(wait_ms.div_ceil(1000).max(1));
+        }
+        *count += 1;
+        Ok(())
+    }
+}
+
+/// The client's address: the TCP peer, or with `trust_forwarded_for` the last address in
+/// X-Forwarded-For (the one the trusted proxy added).
+fn client_ip(state: &AppState, req: &Request) -> IpAddr {
+    if state.config.trust_forwarded_for {
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok());
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// Rate limiting of the public endpoints: 429 rate_limited with Retry-After.
+pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = client_ip(&state, &req);
+    match state.limiter.check(ip, state.clock.now_ms()) {
+        Ok(()) => next.run(req).await,
+        Err(retry_after_secs) => {
+            tracing::warn!(%ip, "rate limited");
+            ApiError::RateLimited { retry_after_secs }.into_response()
+        }
+    }
+}
+
+/// Security headers on every response; API and demo responses are never cached.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let no_store = req.uri().path().starts_with("/v1/") || req.uri().path().starts_with("/demo");
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), payment=()",
+        ),
+    ] {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    if no_store {
+        set(h, header::CACHE_CONTROL, "no-store");
+    }
+    response
+}
+
+/// One log line per request: method, path (never the query string, which may carry IDs),
+/// status and duration. Bodies, tokens and codes are never logged.
+pub async fn log_requests(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = Instant::now();
+    tracing::debug!(%method, %path, "request started");
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_millis();
+    if status >= 500 {
+        tracing::error!(%method, %path, status, ms, "request");
+    } else {
+        tracing::info!(%method, %path, status, ms, "request");
+    }
+    response
+}

@@ -1,0 +1,85 @@
+//! The built web app (dist/) as static files, and the answers for paths nothing else serves.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use tower::ServiceExt;
+use tower_http::services::ServeDir;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Escapes text for HTML element content and attribute values.
+///
+/// ```
+/// use cloud_otp_server::statics::escape_html;
+/// assert_eq!(escape_html("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+/// ```
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Everything no route matched: a JSON 404 under /v1/, otherwise a file from dist/.
+pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
+    let path = req.uri().path();
+    if path == "/v1" || path.starts_with("/v1/") {
+        return ApiError::NotFound.into_response();
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return ApiError::MethodNotAllowed.into_response();
+    }
+    let dir = &state.config.dist_dir;
+    let served = ServeDir::new(dir)
+        .append_index_html_on_directories(true)
+        .oneshot(req)
+        .await;
+    let mut response = match served {
+        Ok(r) if r.status() != StatusCode::NOT_FOUND => r.map(Body::new),
+        _ => return not_found_page(state.config.dist_dir.as_path()),
+    };
+    // Training sites load the widget's script and WebAssembly from this server as module
+    // scripts and fetches, which are CORS requests: the public assets allow every origin.
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("cross-origin"),
+    );
+    response
+}
+
+/// A 404 page that says, when the web app was not built, where it was looked for.
+fn not_found_page(dir: &std::path::Path) -> Response {
+    let built = dir.join("index.html").is_file();
+    let body = if built {
+        "<h1>Not found</h1><p>There is no page at this address.</p>".to_owned()
+    } else {
+        format!(
+            "<h1>cloud-otp is running</h1><p>The web app is not built: there is no \
+             <code>index.html</code> in <code>{}</code>. Build it with <code>trunk build \
+             --release</code> in the project, or point the server at it with \
+             <code>--dist DIR</code>. The API under <code>/v1/</code> works without it.</p>",
+            escape_html(&dir.display().to_string())
+        )
+    };
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>cloud-otp: not found</title></head><body>{body}</body></html>"
+    );
+    (StatusCode::NOT_FOUND, Html(page)).into_response()
+}

@@ -1,0 +1,1234 @@
+//! Storage on SQLite (the embedded default) or PostgreSQL, behind one type. Both backends run
+//! the same SQL (one migration set, `$N` placeholders, which SQLite understands too); every
+//! method is written once and expanded for each pool type by `with_pool!`.
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use cloud_otp_core::State;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Database, Row, Transaction};
+
+/// The name of the SQLite file in the data directory.
+pub const SQLITE_FILE: &str = "cloud-otp.db";
+
+/// Why a storage operation failed. Messages name tables and constraints, never secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database refused or failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A URL that is neither `sqlite:` nor `postgres:`.
+    #[error("unsupported database URL: expected sqlite:PATH or postgres://...")]
+    UnsupportedUrl,
+    /// `tenant create` with a customer code that is taken.
+    #[error("customer code {0} is already in use")]
+    CustomerCodeTaken(String),
+    /// The server was started with a master key other than the database's.
+    #[error(
+        "the master key does not match the key this database was created with \
+         (check CLOUD_OTP_MASTER_KEY or the key file in the data directory)"
+    )]
+    KeyMismatch,
+    /// A stored number outside its range: a corrupt row.
+    #[error("corrupt value in column {0}")]
+    Corrupt(&'static str),
+}
+
+type Result<T> = std::result::Result<T, StorageError>;
+
+/// The database: a pool of SQLite or PostgreSQL connections. Cloning shares the pool.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    /// An SQLite file in WAL mode.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL database, which many server processes may share.
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of either backend.
+macro_rules! with_pool {
+    ($storage:expr, |$pool:ident| $body:expr) => {
+        match $storage {
+            Storage::Sqlite($pool) => $body,
+            Storage::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Opens a transaction that holds the write lock from its start. SQLite upgrades a deferred
+/// read transaction to a writer only if no other writer committed meanwhile (else
+/// SQLITE_BUSY, which no busy timeout retries), so it starts with BEGIN IMMEDIATE; PostgreSQL
+/// locks rows as statements touch them.
+trait BeginWrite {
+    type Db: Database;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = sqlx::Result<Transaction<'static, Self::Db>>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = sqlx::Result<Transaction<'static, sqlx::Sqlite>>> + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = sqlx::Result<Transaction<'static, sqlx::Postgres>>> + Send {
+        self.begin()
+    }
+}
+
+/// The migrations, embedded in the binary.
+#[derive(Debug)]
+struct Migrations;
+
+impl MigrationSource<'static> for Migrations {
+    fn resolve(
+        self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn Future<Output = std::result::Result<Vec<Migration>, sqlx::error::BoxDynError>>
+                + Send,
+        >,
+    > {
+        Box::pin(async {
+            Ok(vec![Migration::new(
+                1,
+                Cow::Borrowed("initial"),
+                MigrationType::Simple,
+                Cow::Borrowed(include_str!("../migrations/0001_initial.sql")),
+                false,
+            )])
+        })
+    }
+}
+
+/// An institution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// Internal identifier.
+    pub id: String,
+    /// Display name, the issuer of authenticator entries.
+    pub name: String,
+    /// The 4-digit customer code trainees type when activating.
+    pub customer_code: String,
+}
+
+/// A tenant to create.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    /// Internal identifier.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// 4-digit customer code, unique.
+    pub customer_code: String,
+    /// SHA-256 of the API key.
+    pub api_key_hash: String,
+    /// Registered web origins.
+    pub origins: Vec<String>,
+    /// Creation time.
+    pub created_ms: i64,
+}
+
+/// An OTP session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The tenant that opened it.
+    pub tenant_id: String,
+    /// The user it is for.
+    pub user_id: String,
+    /// Why OTP is asked.
+    pub purpose: String,
+    /// Expiry time.
+    pub expires_ms: i64,
+    /// When a successful verification spent it.
+    pub used_ms: Option<i64>,
+}
+
+impl SessionRecord {
+    /// Whether the session can still be used at `now_ms`.
+    pub fn usable(&self, now_ms: i64) -> bool {
+        self.used_ms.is_none() && now_ms < self.expires_ms
+    }
+}
+
+/// A registered device as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// Device identifier.
+    pub id: String,
+    /// `browser` or `authenticator`.
+    pub kind: String,
+    /// Human label.
+    pub label: String,
+    /// SHA-256 fingerprint of the browser; none for authenticator apps.
+    pub fingerprint: Option<String>,
+    /// The encrypted secret (see `Crypto::seal_secret`).
+    pub secret_enc: String,
+    /// Registration time.
+    pub registered_ms: i64,
+}
+
+/// A user's verification state and active device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The state the core's `verify` works on.
+    pub state: State,
+    /// The compare-and-set version of `state`.
+    pub version: i64,
+    /// The active device, if any.
+    pub device: Option<DeviceRecord>,
+}
+
+/// A device to register.
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    /// Device identifier.
+    pub id: String,
+    /// `browser` or `authenticator`.
+    pub kind: String,
+    /// Human label.
+    pub label: String,
+    /// Browser fingerprint, if a browser.
+    pub fingerprint: Option<String>,
+    /// The encrypted secret.
+    pub secret_enc: String,
+}
+
+/// A registration: which user, which device, and what authorizes it.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// Tenant.
+    pub tenant_id: String,
+    /// User.
+    pub user_id: String,
+    /// The new device.
+    pub device: NewDevice,
+    /// Retire an existing device instead of refusing.
+    pub replace: bool,
+    /// Consume the user's activation code, which must still be unused, unexpired and at this
+    /// attempt count (the value read when the code was checked).
+    pub activation_attempts: Option<i64>,
+    /// Now.
+    pub now_ms: i64,
+}
+
+/// What a registration did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registered {
+    /// The device is active; `replaced` is the device it retired.
+    Done {
+        /// The retired device.
+        replaced: Option<DeviceRecord>,
+    },
+    /// Refused: the user has this active device and `replace` was false.
+    Exists(DeviceRecord),
+    /// Refused: the user is suspended.
+    Locked,
+    /// Refused: the activation code was used or changed meanwhile.
+    ActivationGone,
+}
+
+/// A pass to issue.
+#[derive(Debug, Clone)]
+pub struct NewPass {
+    /// SHA-256 of the pass token.
+    pub token_hash: String,
+    /// Why OTP was asked (from the session).
+    pub purpose: String,
+    /// The device that produced the code.
+    pub device_id: String,
+    /// Its kind.
+    pub device_kind: String,
+    /// Its label.
+    pub device_label: String,
+    /// Expiry time.
+    pub expires_ms: i64,
+}
+
+/// The write that ends a verification.
+#[derive(Debug, Clone)]
+pub struct VerifyCommit {
+    /// Tenant.
+    pub tenant_id: String,
+    /// User.
+    pub user_id: String,
+    /// The version read; the write happens only if it is still current.
+    pub expected_version: i64,
+    /// The new state from the core.
+    pub state: State,
+    /// On success through the widget: the session to spend and the pass to issue.
+    pub spend: Option<(String, NewPass)>,
+    /// Audit events written in the same transaction.
+    pub audit: Vec<AuditEvent>,
+    /// Now.
+    pub now_ms: i64,
+}
+
+/// What a verification write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    /// Written.
+    Done,
+    /// The state changed since it was read: decide again.
+    Conflict,
+    /// The session was spent or expired meanwhile.
+    SessionGone,
+}
+
+/// A redeemed pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassRecord {
+    /// The user who passed.
+    pub user_id: String,
+    /// For what.
+    pub purpose: String,
+    /// Device kind.
+    pub device_kind: String,
+    /// Device label.
+    pub device_label: String,
+    /// When the code was accepted.
+    pub verified_ms: i64,
+}
+
+/// A user's outstanding activation code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivationRecord {
+    /// Keyed hash of the code.
+    pub code_hash: String,
+    /// Expiry time.
+    pub expires_ms: i64,
+    /// Wrong attempts so far.
+    pub attempts: i64,
+    /// When it was used.
+    pub used_ms: Option<i64>,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Tenant.
+    pub tenant_id: String,
+    /// User.
+    pub user_id: String,
+    /// When.
+    pub at_ms: i64,
+    /// What happened: device_registered, device_replaced, device_removed, verify, check,
+    /// lock, unlock, activation_issued, activation_failed, pass_redeemed.
+    pub event: String,
+    /// How it ended, such as accepted, invalid_code, replayed, locked.
+    pub outcome: String,
+    /// The device concerned.
+    pub device_label: Option<String>,
+    /// Extra facts (never secrets), such as the purpose.
+    pub detail: Option<String>,
+}
+
+impl AuditEvent {
+    /// An event without device or detail.
+    pub fn new(tenant_id: &str, user_id: &str, at_ms: i64, event: &str, outcome: &str) -> Self {
+        AuditEvent {
+            tenant_id: tenant_id.to_owned(),
+            user_id: user_id.to_owned(),
+            at_ms,
+            event: event.to_owned(),
+            outcome: outcome.to_owned(),
+            device_label: None,
+            detail: None,
+        }
+    }
+
+    /// Adds the device label.
+    pub fn device(mut self, label: &str) -> Self {
+        self.device_label = Some(label.to_owned());
+        self
+    }
+
+    /// Adds a detail.
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+/// Creates the data directory readable by its owner only (0700): it holds the database and
+/// the key files.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Orders audit ids written by this process within one millisecond.
+static AUDIT_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A time-ordered, unique audit id: time, a per-process sequence, random bits.
+fn audit_id(at_ms: i64) -> String {
+    let seq = AUDIT_SEQ.fetch_add(1, Ordering::Relaxed);
+    let rand = crate::crypto::random_bytes(4);
+    format!(
+        "{:016x}{seq:08x}{}",
+        at_ms.max(0),
+        hex::encode(rand.as_slice())
+    )
+}
+
+fn state_from(last_step: Option<i64>, failures: i64, locked: bool) -> Result<State> {
+    let last_step = match last_step {
+        Some(s) => Some(u64::try_from(s).map_err(|_| StorageError::Corrupt("last_step"))?),
+        None => None,
+    };
+    let failures = u32::try_from(failures).map_err(|_| StorageError::Corrupt("failures"))?;
+    Ok(State {
+        last_step,
+        failures,
+        locked,
+    })
+}
+
+fn step_to_db(state: &State) -> Option<i64> {
+    state
+        .last_step
+        .map(|s| i64::try_from(s).unwrap_or(i64::MAX))
+}
+
+fn device_from(row: &impl DeviceRow) -> Result<Option<DeviceRecord>> {
+    row.device()
+}
+
+/// Reads the device columns of the user query from a row of either backend.
+trait DeviceRow {
+    fn device(&self) -> Result<Option<DeviceRecord>>;
+}
+
+macro_rules! impl_device_row {
+    ($row:ty) => {
+        impl DeviceRow for $row {
+            fn device(&self) -> Result<Option<DeviceRecord>> {
+                let id: Option<String> = self.try_get("device_id")?;
+                let Some(id) = id else { return Ok(None) };
+                Ok(Some(DeviceRecord {
+                    id,
+                    kind: self.try_get("kind")?,
+                    label: self.try_get("label")?,
+                    fingerprint: self.try_get("fingerprint")?,
+                    secret_enc: self.try_get("secret_enc")?,
+                    registered_ms: self.try_get("registered_ms")?,
+                }))
+            }
+        }
+    };
+}
+impl_device_row!(sqlx::sqlite::SqliteRow);
+impl_device_row!(sqlx::postgres::PgRow);
+
+const DEVICE_COLUMNS: &str = "id AS device_id, kind, label, fingerprint, secret_enc, registered_ms";
+
+impl Storage {
+    /// Opens the database at `url` (`sqlite:PATH` or `postgres://...`) and brings its schema
+    /// up to date.
+    pub async fn connect(url: &str) -> Result<Storage> {
+        let storage = if url.starts_with("sqlite:") {
+            Self::open_sqlite(SqliteConnectOptions::from_str(url)?).await?
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            Storage::Postgres(pool)
+        } else {
+            return Err(StorageError::UnsupportedUrl);
+        };
+        storage.migrate().await?;
+        Ok(storage)
+    }
+
+    /// Opens (creating it on first use) the SQLite file `path` and migrates it.
+    pub async fn sqlite_file(path: &Path) -> Result<Storage> {
+        let storage = Self::open_sqlite(SqliteConnectOptions::new().filename(path)).await?;
+        storage.migrate().await?;
+        Ok(storage)
+    }
+
+    /// The database of `database` (a URL) or, without one, the SQLite file in `data_dir`.
+    pub async fn open(database: Option<&str>, data_dir: &Path) -> Result<Storage> {
+        match database {
+            Some(url) => Self::connect(url).await,
+            None => {
+                create_private_dir(data_dir).map_err(sqlx::Error::Io)?;
+                Self::sqlite_file(&data_dir.join(SQLITE_FILE)).await
+            }
+        }
+    }
+
+    async fn open_sqlite(options: SqliteConnectOptions) -> Result<Storage> {
+        // WAL lets readers run beside the one writer; the busy timeout makes writers queue
+        // instead of failing when many verifications arrive at once.
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        Ok(Storage::Sqlite(pool))
+    }
+
+    /// Applies the embedded migrations that are not applied yet. Safe to run from several
+    /// processes at once (sqlx takes an advisory lock on PostgreSQL).
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = Migrator::new(Migrations).await?;
+        with_pool!(self, |pool| migrator.run(pool).await?);
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await)
+    }
+
+    /// Stores `check` on first use; afterwards fails with [`StorageError::KeyMismatch`] if
+    /// a different check value is offered (another master key).
+    pub async fn ensure_key_check(&self, check: &str) -> Result<()> {
+        let stored: String = with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO meta (name, value) VALUES ('key_check', $1) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(check)
+            .execute(pool)
+            .await?;
+            sqlx::query("SELECT value FROM meta WHERE name = 'key_check'")
+                .fetch_one(pool)
+                .await?
+                .try_get("value")?
+        });
+        if stored == check {
+            Ok(())
+        } else {
+            Err(StorageError::KeyMismatch)
+        }
+    }
+
+    // ----- tenants -----
+
+    /// Creates a tenant with its origins.
+    pub async fn create_tenant(&self, t: &NewTenant) -> Result<()> {
+        let result: sqlx::Result<()> = with_pool!(self, |pool| async {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO tenants (id, name, customer_code, api_key_hash, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&t.id)
+            .bind(&t.name)
+            .bind(&t.customer_code)
+            .bind(&t.api_key_hash)
+            .bind(t.created_ms)
+            .execute(&mut *tx)
+            .await?;
+            for origin in &t.origins {
+                sqlx::query(
+                    "INSERT INTO tenant_origins (tenant_id, origin) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&t.id)
+                .bind(origin)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        }
+        .await);
+        match result {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StorageError::CustomerCodeTaken(t.customer_code.clone()))
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Adds an origin to a tenant (no-op if present).
+    pub async fn add_origin(&self, tenant_id: &str, origin: &str) -> Result<()> {
+        with_pool!(self, |pool| sqlx::query(
+            "INSERT INTO tenant_origins (tenant_id, origin) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        )
+        .bind(tenant_id)
+        .bind(origin)
+        .execute(pool)
+        .await
+        .map(drop)?);
+        Ok(())
+    }
+
+    /// Replaces a tenant's API key hash (used by the demo when its key file was lost).
+    pub async fn set_api_key_hash(&self, tenant_id: &str, api_key_hash: &str) -> Result<()> {
+        with_pool!(self, |pool| sqlx::query(
+            "UPDATE tenants SET api_key_hash = $1 WHERE id = $2"
+        )
+        .bind(api_key_hash)
+        .bind(tenant_id)
+        .execute(pool)
+        .await
+        .map(drop)?);
+        Ok(())
+    }
+
+    async fn tenant_where(&self, column: &str, value: &str) -> Result<Option<Tenant>> {
+        let sql = format!("SELECT id, name, customer_code FROM tenants WHERE {column} = $1");
+        with_pool!(self, |pool| {
+            match sqlx::query(&sql).bind(value).fetch_optional(pool).await? {
+                Some(row) => Ok(Some(Tenant {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    customer_code: row.try_get("customer_code")?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// The tenant whose API key has this SHA-256.
+    pub async fn tenant_by_key_hash(&self, api_key_hash: &str) -> Result<Option<Tenant>> {
+        self.tenant_where("api_key_hash", api_key_hash).await
+    }
+
+    /// The tenant with this customer code.
+    pub async fn tenant_by_customer_code(&self, code: &str) -> Result<Option<Tenant>> {
+        self.tenant_where("customer_code", code).await
+    }
+
+    /// The tenant with this id.
+    pub async fn tenant_by_id(&self, id: &str) -> Result<Option<Tenant>> {
+        self.tenant_where("id", id).await
+    }
+
+    /// All tenants, by customer code.
+    pub async fn tenants(&self) -> Result<Vec<Tenant>> {
+        with_pool!(self, |pool| {
+            let rows =
+                sqlx::query("SELECT id, name, customer_code FROM tenants ORDER BY customer_code")
+                    .fetch_all(pool)
+                    .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(Tenant {
+                        id: row.try_get("id")?,
+                        name: row.try_get("name")?,
+                        customer_code: row.try_get("customer_code")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Whether any tenant registered this origin (answers CORS preflights, which carry no
+    /// session to tell the tenant).
+    pub async fn origin_known(&self, origin: &str) -> Result<bool> {
+        with_pool!(self, |pool| Ok(sqlx::query(
+            "SELECT 1 FROM tenant_origins WHERE origin = $1 LIMIT 1"
+        )
+        .bind(origin)
+        .fetch_optional(pool)
+        .await?
+        .is_some()))
+    }
+
+    /// Whether this tenant registered this origin.
+    pub async fn tenant_has_origin(&self, tenant_id: &str, origin: &str) -> Result<bool> {
+        with_pool!(self, |pool| Ok(sqlx::query(
+            "SELECT 1 FROM tenant_origins WHERE tenant_id = $1 AND origin = $2"
+        )
+        .bind(tenant_id)
+        .bind(origin)
+        .fetch_optional(pool)
+        .await?
+        .is_some()))
+    }
+
+    /// A tenant's origins.
+    pub async fn origins(&self, tenant_id: &str) -> Result<Vec<String>> {
+        with_pool!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT origin FROM tenant_origins WHERE tenant_id = $1 ORDER BY origin",
+            )
+            .bind(tenant_id)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(|r| Ok(r.try_get("origin")?)).collect()
+        })
+    }
+
+    // ----- sessions -----
+
+    /// Stores a new session.
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        s: &SessionRecord,
+        now_ms: i64,
+    ) -> Result<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+            "INSERT INTO sessions (token_hash, tenant_id, user_id, purpose, created_ms, expires_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)"
+        )
+        .bind(token_hash)
+        .bind(&s.tenant_id)
+        .bind(&s.user_id)
+        .bind(&s.purpose)
+        .bind(now_ms)
+        .bind(s.expires_ms)
+        .execute(pool)
+        .await.map(drop)?
+        });
+        Ok(())
+    }
+
+    /// The session with this token hash.
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
+        with_pool!(self, |pool| {
+            let row = sqlx::query(
+                "SELECT tenant_id, user_id, purpose, expires_ms, used_ms FROM sessions WHERE token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await?;
+            match row {
+                Some(row) => Ok(Some(SessionRecord {
+                    tenant_id: row.try_get("tenant_id")?,
+                    user_id: row.try_get("user_id")?,
+                    purpose: row.try_get("purpose")?,
+                    expires_ms: row.try_get("expires_ms")?,
+                    used_ms: row.try_get("used_ms")?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    // ----- users and devices -----
+
+    /// A user's state and active device; `None` if the user never had a device.
+    pub async fn user(&self, tenant_id: &str, user_id: &str) -> Result<Option<UserRecord>> {
+        let sql = format!(
+            "SELECT u.last_step, u.failures, u.locked, u.version, d.{cols} \
+             FROM users u LEFT JOIN devices d \
+               ON d.tenant_id = u.tenant_id AND d.user_id = u.user_id AND d.retired_ms IS NULL \
+             WHERE u.tenant_id = $1 AND u.user_id = $2",
+            cols = DEVICE_COLUMNS.replace(", ", ", d.")
+        );
+        with_pool!(self, |pool| {
+            match sqlx::query(&sql)
+                .bind(tenant_id)
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await?
+            {
+                Some(row) => Ok(Some(UserRecord {
+                    state: state_from(
+                        row.try_get("last_step")?,
+                        row.try_get("failures")?,
+                        row.try_get("locked")?,
+                    )?,
+                    version: row.try_get("version")?,
+                    device: device_from(&row)?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Registers a device in one transaction: creates the user if new, refuses if locked,
+    /// consumes the activation code if one authorizes it, retires the old device if
+    /// `replace`, and writes the audit events.
+    pub async fn register_device(&self, r: &Registration) -> Result<Registered> {
+        let now = r.now_ms;
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO users (tenant_id, user_id, last_step, failures, locked, version, created_ms) \
+                 VALUES ($1, $2, NULL, 0, FALSE, 0, $3) ON CONFLICT (tenant_id, user_id) DO NOTHING",
+            )
+            .bind(&r.tenant_id)
+            .bind(&r.user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            // Locks the user row (PostgreSQL) and invalidates verifications in flight.
+            let unlocked = sqlx::query(
+                "UPDATE users SET version = version + 1, last_step = NULL \
+                 WHERE tenant_id = $1 AND user_id = $2 AND locked = FALSE",
+            )
+            .bind(&r.tenant_id)
+            .bind(&r.user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if unlocked == 0 {
+                return Ok(Registered::Locked);
+            }
+            if let Some(attempts) = r.activation_attempts {
+                let used = sqlx::query(
+                    "UPDATE activations SET used_ms = $1 WHERE tenant_id = $2 AND user_id = $3 \
+                     AND used_ms IS NULL AND attempts = $4 AND expires_ms > $1",
+                )
+                .bind(now)
+                .bind(&r.tenant_id)
+                .bind(&r.user_id)
+                .bind(attempts)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if used == 0 {
+                    return Ok(Registered::ActivationGone);
+                }
+            }
+            let sql = format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices \
+                 WHERE tenant_id = $1 AND user_id = $2 AND retired_ms IS NULL"
+            );
+            let old = match sqlx::query(&sql)
+                .bind(&r.tenant_id)
+                .bind(&r.user_id)
+                .fetch_optional(&mut *tx)
+                .await?
+            {
+                Some(row) => device_from(&row)?,
+                None => None,
+            };
+            if let Some(old) = &old {
+                if !r.replace {
+                    return Ok(Registered::Exists(old.clone()));
+                }
+                sqlx::query("UPDATE devices SET retired_ms = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(&old.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let d = &r.device;
+            sqlx::query(
+                "INSERT INTO devices (id, tenant_id, user_id, kind, label, fingerprint, secret_enc, registered_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&d.id)
+            .bind(&r.tenant_id)
+            .bind(&r.user_id)
+            .bind(&d.kind)
+            .bind(&d.label)
+            .bind(&d.fingerprint)
+            .bind(&d.secret_enc)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let mut events = Vec::new();
+            if let Some(old) = &old {
+                events.push(
+                    AuditEvent::new(&r.tenant_id, &r.user_id, now, "device_retired", "replaced")
+                        .device(&old.label),
+                );
+            }
+            let (event, how) = if old.is_some() {
+                ("device_replaced", "registered")
+            } else {
+                ("device_registered", "registered")
+            };
+            let via = if r.activation_attempts.is_some() {
+                "activation"
+            } else {
+                "session"
+            };
+            let via = if d.kind == "authenticator" {
+                "api"
+            } else {
+                via
+            };
+            events.push(
+                AuditEvent::new(&r.tenant_id, &r.user_id, now, event, how)
+                    .device(&d.label)
+                    .detail(format!("kind={} via={via}", d.kind)),
+            );
+            for e in &events {
+                insert_audit!(&mut *tx, e)?;
+            }
+            tx.commit().await?;
+            Ok(Registered::Done { replaced: old })
+        })
+    }
+
+    /// Writes the outcome of a verification if the user's state is still at
+    /// `expected_version`; on success through the widget also spends the session and issues
+    /// the pass, all in one transaction.
+    pub async fn commit_verification(&self, c: &VerifyCommit) -> Result<Committed> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let written = sqlx::query(
+                "UPDATE users SET last_step = $1, failures = $2, locked = $3, version = version + 1 \
+                 WHERE tenant_id = $4 AND user_id = $5 AND version = $6",
+            )
+            .bind(step_to_db(&c.state))
+            .bind(i64::from(c.state.failures))
+            .bind(c.state.locked)
+            .bind(&c.tenant_id)
+            .bind(&c.user_id)
+            .bind(c.expected_version)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if written == 0 {
+                return Ok(Committed::Conflict);
+            }
+            if let Some((session_hash, pass)) = &c.spend {
+                let spent = sqlx::query(
+                    "UPDATE sessions SET used_ms = $1 \
+                     WHERE token_hash = $2 AND used_ms IS NULL AND expires_ms > $1",
+                )
+                .bind(c.now_ms)
+                .bind(session_hash)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if spent == 0 {
+                    return Ok(Committed::SessionGone);
+                }
+                sqlx::query(
+                    "INSERT INTO passes (token_hash, tenant_id, user_id, purpose, device_id, \
+                     device_kind, device_label, verified_ms, expires_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&pass.token_hash)
+                .bind(&c.tenant_id)
+                .bind(&c.user_id)
+                .bind(&pass.purpose)
+                .bind(&pass.device_id)
+                .bind(&pass.device_kind)
+                .bind(&pass.device_label)
+                .bind(c.now_ms)
+                .bind(pass.expires_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for e in &c.audit {
+                insert_audit!(&mut *tx, e)?;
+            }
+            tx.commit().await?;
+            Ok(Committed::Done)
+        })
+    }
+
+    /// Clears the failure count and the lock; with `revoke_device` also retires the device.
+    /// Returns the user after the change, `None` if the user never had a device.
+    pub async fn unlock(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        revoke_device: bool,
+        now_ms: i64,
+    ) -> Result<Option<()>> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let changed = sqlx::query(
+                "UPDATE users SET failures = 0, locked = FALSE, version = version + 1 \
+                 WHERE tenant_id = $1 AND user_id = $2",
+            )
+            .bind(tenant_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                return Ok(None);
+            }
+            let mut events = vec![AuditEvent::new(
+                tenant_id, user_id, now_ms, "unlock", "unlocked",
+            )];
+            if revoke_device
+                && let Some(label) = retire_active!(&mut *tx, tenant_id, user_id, now_ms)
+            {
+                events.push(
+                    AuditEvent::new(tenant_id, user_id, now_ms, "device_removed", "revoked")
+                        .device(&label),
+                );
+            }
+            for e in &events {
+                insert_audit!(&mut *tx, e)?;
+            }
+            tx.commit().await?;
+            Ok(Some(()))
+        })
+    }
+
+    /// Retires the user's active device; `false` if there was none.
+    pub async fn remove_device(&self, tenant_id: &str, user_id: &str, now_ms: i64) -> Result<bool> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "UPDATE users SET version = version + 1, last_step = NULL \
+                 WHERE tenant_id = $1 AND user_id = $2",
+            )
+            .bind(tenant_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+            let Some(label) = retire_active!(&mut *tx, tenant_id, user_id, now_ms) else {
+                return Ok(false);
+            };
+            let event = AuditEvent::new(tenant_id, user_id, now_ms, "device_removed", "removed")
+                .device(&label);
+            insert_audit!(&mut *tx, &event)?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    // ----- passes -----
+
+    /// Redeems a pass of `tenant_id`: marks it used if it is unused and unexpired, in one
+    /// statement, so two redemptions of one pass cannot both succeed.
+    pub async fn redeem_pass(
+        &self,
+        tenant_id: &str,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<PassRecord>> {
+        with_pool!(self, |pool| {
+            let row = sqlx::query(
+                "UPDATE passes SET redeemed_ms = $1 \
+                 WHERE token_hash = $2 AND tenant_id = $3 AND redeemed_ms IS NULL AND expires_ms > $1 \
+                 RETURNING user_id, purpose, device_kind, device_label, verified_ms",
+            )
+            .bind(now_ms)
+            .bind(token_hash)
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?;
+            match row {
+                Some(row) => Ok(Some(PassRecord {
+                    user_id: row.try_get("user_id")?,
+                    purpose: row.try_get("purpose")?,
+                    device_kind: row.try_get("device_kind")?,
+                    device_label: row.try_get("device_label")?,
+                    verified_ms: row.try_get("verified_ms")?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    // ----- activations -----
+
+    /// Stores a user's activation code, replacing any earlier one.
+    pub async fn put_activation(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        code_hash: &str,
+        now_ms: i64,
+        expires_ms: i64,
+    ) -> Result<()> {
+        with_pool!(self, |pool| {
+            sqlx::query(
+            "INSERT INTO activations (tenant_id, user_id, code_hash, created_ms, expires_ms, attempts, used_ms) \
+             VALUES ($1, $2, $3, $4, $5, 0, NULL) \
+             ON CONFLICT (tenant_id, user_id) DO UPDATE SET code_hash = excluded.code_hash, \
+             created_ms = excluded.created_ms, expires_ms = excluded.expires_ms, attempts = 0, used_ms = NULL"
+        )
+        .bind(tenant_id)
+        .bind(user_id)
+        .bind(code_hash)
+        .bind(now_ms)
+        .bind(expires_ms)
+        .execute(pool)
+        .await.map(drop)?
+        });
+        Ok(())
+    }
+
+    /// A user's activation code record.
+    pub async fn activation(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<Option<ActivationRecord>> {
+        with_pool!(self, |pool| {
+            let row = sqlx::query(
+                "SELECT code_hash, expires_ms, attempts, used_ms FROM activations \
+                 WHERE tenant_id = $1 AND user_id = $2",
+            )
+            .bind(tenant_id)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?;
+            match row {
+                Some(row) => Ok(Some(ActivationRecord {
+                    code_hash: row.try_get("code_hash")?,
+                    expires_ms: row.try_get("expires_ms")?,
+                    attempts: row.try_get("attempts")?,
+                    used_ms: row.try_get("used_ms")?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Counts a wrong activation code if the count is still `expected`; `false` means
+    /// another attempt counted first (read again).
+    pub async fn count_activation_failure(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        expected: i64,
+        event: &AuditEvent,
+    ) -> Result<bool> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let n = sqlx::query(
+                "UPDATE activations SET attempts = attempts + 1 \
+                 WHERE tenant_id = $1 AND user_id = $2 AND attempts = $3 AND used_ms IS NULL",
+            )
+            .bind(tenant_id)
+            .bind(user_id)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            insert_audit!(&mut *tx, event)?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    // ----- audit -----
+
+    /// Appends one audit event.
+    pub async fn audit(&self, event: &AuditEvent) -> Result<()> {
+        with_pool!(self, |pool| insert_audit!(pool, event))?;
+        Ok(())
+    }
+
+    /// A tenant's audit events at or after `since_ms`, oldest first, optionally of one user.
+    pub async fn audit_events(
+        &self,
+        tenant_id: &str,
+        user_id: Option<&str>,
+        since_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>> {
+        with_pool!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT user_id, at_ms, event, outcome, device_label, detail FROM audit_events \
+                 WHERE tenant_id = $1 AND at_ms >= $2 AND ($3 = '' OR user_id = $3) \
+                 ORDER BY id LIMIT $4",
+            )
+            .bind(tenant_id)
+            .bind(since_ms)
+            .bind(user_id.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(AuditEvent {
+                        tenant_id: tenant_id.to_owned(),
+                        user_id: row.try_get("user_id")?,
+                        at_ms: row.try_get("at_ms")?,
+                        event: row.try_get("event")?,
+                        outcome: row.try_get("outcome")?,
+                        device_label: row.try_get("device_label")?,
+                        detail: row.try_get("detail")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Deletes sessions and passes that expired before `before_ms`; returns how many.
+    pub async fn purge_expired(&self, before_ms: i64) -> Result<u64> {
+        with_pool!(self, |pool| {
+            let a = sqlx::query("DELETE FROM sessions WHERE expires_ms < $1")
+                .bind(before_ms)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            let b = sqlx::query("DELETE FROM passes WHERE expires_ms < $1")
+                .bind(before_ms)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            Ok(a + b)
+        })
+    }
+}
+
+/// Inserts one audit event through an executor of either backend. A macro rather than a
+/// generic function: sqlx's generic executor bounds make the futures of the callers lose
+/// `Send`, which axum handlers need.
+macro_rules! insert_audit {
+    ($executor:expr, $e:expr) => {{
+        let e: &AuditEvent = $e;
+        sqlx::query(
+            "INSERT INTO audit_events (id, tenant_id, user_id, at_ms, event, outcome, device_label, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(audit_id(e.at_ms))
+        .bind(&e.tenant_id)
+        .bind(&e.user_id)
+        .bind(e.at_ms)
+        .bind(&e.event)
+        .bind(&e.outcome)
+        .bind(&e.device_label)
+        .bind(&e.detail)
+        .execute($executor)
+        .await
+        .map(drop)
+    }};
+}
+use insert_audit;
+
+/// Retires the active device of a user; evaluates to its label, `None` if there was none.
+macro_rules! retire_active {
+    ($executor:expr, $tenant_id:expr, $user_id:expr, $now_ms:expr) => {{
+        let row = sqlx::query(
+            "UPDATE devices SET retired_ms = $1 \
+             WHERE tenant_id = $2 AND user_id = $3 AND retired_ms IS NULL RETURNING label",
+        )
+        .bind($now_ms)
+        .bind($tenant_id)
+        .bind($user_id)
+        .fetch_optional($executor)
+        .await?;
+        match row {
+            Some(row) => Some(row.try_get::<String, _>("label")?),
+            None => None,
+        }
+    }};
+}
+use retire_active;

@@ -1,0 +1,331 @@
+//! Checked input: each type is built once from untrusted text and guarantees its format from
+//! then on. A failure carries a message that names the field and never echoes the value.
+
+use base64::Engine;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use cloud_otp_core::Secret;
+
+/// Why a field was refused: a fixed, human-readable sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub &'static str);
+
+/// True for text of `min..=max` characters with no control characters.
+fn printable(text: &str, min: usize, max: usize) -> bool {
+    let n = text.chars().count();
+    (min..=max).contains(&n) && !text.chars().any(char::is_control)
+}
+
+macro_rules! text_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The checked text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+text_type!(
+    /// A trainee's opaque login ID: 1 to 128 printable characters.
+    UserId
+);
+
+impl UserId {
+    /// Checks a user ID.
+    ///
+    /// ```
+    /// use cloud_otp_server::validate::UserId;
+    /// assert!(UserId::parse("trainee-001").is_ok());
+    /// assert!(UserId::parse("").is_err());
+    /// assert!(UserId::parse("a\nb").is_err());
+    /// assert!(UserId::parse(&"x".repeat(129)).is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        if printable(text, 1, 128) {
+            Ok(UserId(text.to_owned()))
+        } else {
+            Err(Invalid("user_id must be 1 to 128 printable characters"))
+        }
+    }
+}
+
+text_type!(
+    /// Why the institution asks for OTP: course_entry, periodic, exam, assignment, or other
+    /// text of 1 to 64 printable characters.
+    Purpose
+);
+
+impl Purpose {
+    /// The purposes PRODUCT.md names; any other short text is accepted too.
+    pub const KNOWN: [&'static str; 4] = ["course_entry", "periodic", "exam", "assignment"];
+
+    /// Checks a purpose.
+    ///
+    /// ```
+    /// use cloud_otp_server::validate::Purpose;
+    /// assert!(Purpose::parse("exam").is_ok());
+    /// assert!(Purpose::parse("week 3 quiz").is_ok());
+    /// assert!(Purpose::parse("").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        if printable(text, 1, 64) {
+            Ok(Purpose(text.to_owned()))
+        } else {
+            Err(Invalid("purpose must be 1 to 64 printable characters"))
+        }
+    }
+}
+
+text_type!(
+    /// A device's human label, such as "Chrome on Windows": 1 to 64 printable characters.
+    Label
+);
+
+impl Label {
+    /// Checks a label.
+    ///
+    /// ```
+    /// use cloud_otp_server::validate::Label;
+    /// assert!(Label::parse("Chrome on Windows").is_ok());
+    /// assert!(Label::parse("").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        if printable(text, 1, 64) {
+            Ok(Label(text.to_owned()))
+        } else {
+            Err(Invalid("label must be 1 to 64 printable characters"))
+        }
+    }
+}
+
+text_type!(
+    /// A browser fingerprint: a SHA-256 as 64 hexadecimal digits, kept in lower case.
+    Fingerprint
+);
+
+impl Fingerprint {
+    /// Checks a fingerprint.
+    ///
+    /// ```
+    /// use cloud_otp_server::validate::Fingerprint;
+    /// assert_eq!(Fingerprint::parse(&"AB".repeat(32)).unwrap().as_str(), "ab".repeat(32));
+    /// assert!(Fingerprint::parse("abc").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(Fingerprint(text.to_ascii_lowercase()))
+        } else {
+            Err(Invalid("fingerprint must be 64 hexadecimal digits"))
+        }
+    }
+}
+
+text_type!(
+    /// An institution's customer code: exactly 4 ASCII digits.
+    CustomerCode
+);
+
+impl CustomerCode {
+    /// Checks a customer code.
+    ///
+    /// ```
+    /// use cloud_otp_server::validate::CustomerCode;
+    /// assert!(CustomerCode::parse("1234").is_ok());
+    /// assert!(CustomerCode::parse("12345").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        if text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(CustomerCode(text.to_owned()))
+        } else {
+            Err(Invalid("customer_code must be exactly 4 digits"))
+        }
+    }
+}
+
+text_type!(
+    /// A one-time code as typed: exactly 6 ASCII digits (PRODUCT.md rule 1).
+    OtpCode
+);
+
+impl OtpCode {
+    /// Checks a one-time code.
+    ///
+    /// ```
+    /// use cloud_otp_server::validate::OtpCode;
+    /// assert!(OtpCode::parse("012345").is_ok());
+    /// assert!(OtpCode::parse("12345").is_err());
+    /// assert!(OtpCode::parse("12345a").is_err());
+    /// assert!(OtpCode::parse("١٢٣٤٥٦").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        if text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(OtpCode(text.to_owned()))
+        } else {
+            Err(Invalid("code must be exactly 6 digits"))
+        }
+    }
+}
+
+text_type!(
+    /// An activation code as typed: exactly 6 ASCII digits (PRODUCT.md rule 9).
+    ActivationCode
+);
+
+impl ActivationCode {
+    /// Checks an activation code.
+    ///
+    /// ```
+    /// use cloud_otp_server::validate::ActivationCode;
+    /// assert!(ActivationCode::parse("000123").is_ok());
+    /// assert!(ActivationCode::parse("0001234").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        if text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(ActivationCode(text.to_owned()))
+        } else {
+            Err(Invalid("activation_code must be exactly 6 digits"))
+        }
+    }
+}
+
+text_type!(
+    /// A device identifier issued by the server: 1 to 64 base64url characters.
+    DeviceId
+);
+
+impl DeviceId {
+    /// Checks a device identifier.
+    ///
+    /// ```
+    /// use cloud_otp_server::validate::DeviceId;
+    /// assert!(DeviceId::parse("Qm9i_-x").is_ok());
+    /// assert!(DeviceId::parse("a b").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let ok = (1..=64).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(DeviceId(text.to_owned()))
+        } else {
+            Err(Invalid("device_id must be 1 to 64 base64url characters"))
+        }
+    }
+}
+
+text_type!(
+    /// A bearer token (session, pass, API key) as received: 1 to 256 visible ASCII characters.
+    /// Whether it is valid is for the database to say.
+    Token
+);
+
+impl Token {
+    /// Checks the shape of a token.
+    ///
+    /// ```
+    /// use cloud_otp_server::validate::Token;
+    /// assert!(Token::parse("abc_DEF-123").is_ok());
+    /// assert!(Token::parse("").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        if (1..=256).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic()) {
+            Ok(Token(text.to_owned()))
+        } else {
+            Err(Invalid("token must be 1 to 256 visible ASCII characters"))
+        }
+    }
+}
+
+text_type!(
+    /// An institution's display name (the authenticator app's issuer): 1 to 100 printable
+    /// characters.
+    TenantName
+);
+
+impl TenantName {
+    /// Checks a tenant name.
+    ///
+    /// ```
+    /// use cloud_otp_server::validate::TenantName;
+    /// assert!(TenantName::parse("Demo Academy").is_ok());
+    /// assert!(TenantName::parse("").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        if printable(text, 1, 100) {
+            Ok(TenantName(text.to_owned()))
+        } else {
+            Err(Invalid("name must be 1 to 100 printable characters"))
+        }
+    }
+}
+
+text_type!(
+    /// A web origin (RFC 6454): `http` or `https`, a host and an optional port, no path.
+    /// Kept in lower case, as browsers send it in the Origin header.
+    Origin
+);
+
+impl Origin {
+    /// Checks and normalizes an origin; one trailing slash is dropped.
+    ///
+    /// ```
+    /// use cloud_otp_server::validate::Origin;
+    /// assert_eq!(Origin::parse("https://LMS.example:8443/").unwrap().as_str(), "https://lms.example:8443");
+    /// assert!(Origin::parse("https://lms.example/login").is_err());
+    /// assert!(Origin::parse("ftp://lms.example").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        const BAD: Invalid = Invalid("origin must look like https://host[:port] with no path");
+        let lower = text.to_ascii_lowercase();
+        let lower = lower.strip_suffix('/').unwrap_or(&lower);
+        let rest = lower
+            .strip_prefix("https://")
+            .or_else(|| lower.strip_prefix("http://"))
+            .ok_or(BAD)?;
+        let ok = !rest.is_empty()
+            && rest.len() <= 253
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+        if ok {
+            Ok(Origin(lower.to_owned()))
+        } else {
+            Err(BAD)
+        }
+    }
+}
+
+/// Decodes a device secret sent by the browser: base64url (padding optional) of exactly 20
+/// bytes, the HMAC-SHA1 key length RFC 4226 section 4 recommends.
+///
+/// ```
+/// use cloud_otp_server::validate::device_secret;
+/// assert_eq!(device_secret("AAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap().as_bytes(), &[0; 20]);
+/// assert!(device_secret("AAAA").is_err());
+/// assert!(device_secret("not base64!").is_err());
+/// ```
+pub fn device_secret(text: &str) -> Result<Secret, Invalid> {
+    const BAD: Invalid = Invalid("secret must be 20 bytes in base64url");
+    let engine = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let bytes = engine.decode(text).map_err(|_| BAD)?;
+    if bytes.len() != 20 {
+        return Err(BAD);
+    }
+    Secret::new(bytes).map_err(|_| BAD)
+}

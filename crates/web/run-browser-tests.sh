@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Runs every wasm test of crates/web in headless Chromium, including tests/server.rs against a
+# real cloud-otp server: starts the server on SQLite in a temporary data directory on a free
+# loopback port, creates a tenant whose origin is the test runner's page, opens sessions and an
+# activation code with curl, runs the tests with those values, and stops the server on exit.
+#
+# Usage: crates/web/run-browser-tests.sh [PATH_TO_cloud-otp_BINARY] [-- extra cargo test args]
+#   The binary may also come from $CLOUD_OTP_BIN; without either, it is built with cargo.
+#   CHROMEDRIVER defaults to /usr/bin/chromedriver; CARGO_TARGET_DIR is honoured.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+# The runner's default of 20 s per test binary is tight on a busy 2-core machine.
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-120}"
+
+bin="${CLOUD_OTP_BIN:-}"
+if [[ $# -gt 0 && "$1" != "--" ]]; then
+  bin="$1"
+  shift
+fi
+[[ "${1:-}" == "--" ]] && shift
+if [[ -z "$bin" ]]; then
+  cargo build --locked --quiet --manifest-path "$root/Cargo.toml" -p cloud-otp-server --bin cloud-otp
+  bin="$target_dir/debug/cloud-otp"
+fi
+[[ -x "$bin" ]] || { echo "run-browser-tests: no cloud-otp binary at $bin" >&2; exit 1; }
+
+# A loopback port nobody listens on (a connection attempt is refused).
+free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "run-browser-tests: no free port found" >&2
+  return 1
+}
+
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+server_port="$(free_port)"
+runner_port="$(free_port)"
+while [[ "$runner_port" == "$server_port" ]]; do runner_port="$(free_port)"; done
+server="http://127.0.0.1:$server_port"
+# wasm-bindgen-test-runner serves the test page here (it honours WASM_BINDGEN_TEST_ADDRESS in
+# headless mode, both for its server and for the URL it opens), so this is the page's origin.
+origin="http://127.0.0.1:$runner_port"
+export CLOUD_OTP_DATA_DIR="$work/data"
+mkdir -p "$CLOUD_OTP_DATA_DIR"
+
+customer_code="4321"
+api_key="$("$bin" tenant create --name "Browser test institute" --customer-code "$customer_code" \
+  --origin "$origin" | tail -n1)"
+[[ -n "$api_key" ]] || { echo "run-browser-tests: tenant create printed no API key" >&2; exit 1; }
+
+"$bin" serve --listen "127.0.0.1:$server_port" >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS "$server/v1/time" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
+  sleep 0.1
+done
+curl -fsS "$server/v1/time" >/dev/null || { cat "$work/server.log" >&2; exit 1; }
+
+# POST with the institution's API key; prints the answer, fails on an HTTP error.
+institution() {
+  curl -fsS -X POST -H "authorization: Bearer $api_key" -H 'content-type: application/json' \
+    --data "$2" "$server$1"
+}
+# The value of a string field in a flat JSON answer.
+json_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
+
+sessions=""
+for user in alice bob carol dave erin; do
+  for _ in 1 2; do
+    token="$(institution /v1/sessions "{\"user_id\":\"$user\",\"purpose\":\"course_entry\"}" | json_field session)"
+    [[ -n "$token" ]] || { echo "run-browser-tests: no session for $user" >&2; exit 1; }
+    sessions="${sessions:+$sessions,}$user:$token"
+  done
+done
+activation_code="$(institution /v1/users/frank/activation '{}' | json_field activation_code)"
+[[ -n "$activation_code" ]] || { echo "run-browser-tests: no activation code" >&2; exit 1; }
+
+export CLOUD_OTP_TEST_SERVER="$server"
+export CLOUD_OTP_TEST_SESSIONS="$sessions"
+export CLOUD_OTP_TEST_ACTIVATION="$customer_code:frank:$activation_code"
+export WASM_BINDGEN_TEST_ADDRESS="127.0.0.1:$runner_port"
+cd "$root"
+if ! cargo test --locked -p cloud-otp-web --target wasm32-unknown-unknown "$@"; then
+  echo "--- server log ---" >&2
+  tail -n 50 "$work/server.log" >&2
+  exit 1
+fi

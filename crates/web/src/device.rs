@@ -1,0 +1,336 @@
+//! This browser as an OTP device: registration, the accounts it holds, the current code on
+//! server time, and verification. The JavaScript API in `lib.rs` is a thin wrapper over it.
+
+use std::cell::RefCell;
+
+use cloud_otp_core::{Algorithm, Digits, Step};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{CryptoKey, StorageManager};
+
+use crate::accounts::{self, Account, MAX_ACCOUNTS};
+use crate::api::{Authorization, Client, Pass};
+use crate::clock::{self, Offset, Sample};
+use crate::fingerprint::Fingerprint;
+use crate::keystore::{self, Keystore};
+use crate::{Error, Warning, js};
+
+/// What `register` needs.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// The cloud-otp server, an http(s) URL.
+    pub server: String,
+    /// The session or activation code that authorizes it.
+    pub authorization: Authorization,
+    /// The login ID, when the caller knows it: with a session, this lets a full browser (10
+    /// accounts) re-register one of its IDs without contacting the server first.
+    pub user_id: Option<String>,
+    /// Retire the user's current device (PRODUCT.md rule 5, "register this browser instead").
+    pub replace: bool,
+}
+
+/// The code to show now and how long it stays.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CurrentCode {
+    /// The 6-digit code.
+    pub code: String,
+    /// Its TOTP counter.
+    pub counter: u64,
+    /// Milliseconds until the next code, on server time.
+    pub remaining_ms: u64,
+    /// Whole seconds until the next code, on server time (60 down to 1).
+    pub remaining_secs: u64,
+    /// The server time the code was computed for, Unix milliseconds.
+    pub server_time_ms: u64,
+}
+
+/// A code is a credential while it is valid: `Debug` does not show it.
+impl std::fmt::Debug for CurrentCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CurrentCode(redacted, {} ms left)", self.remaining_ms)
+    }
+}
+
+/// The OTP device this browser is.
+pub struct Device {
+    store: Keystore,
+    // A handful of servers at most (one per account): a list is smaller than a map in wasm.
+    offsets: RefCell<Vec<(String, Offset)>>,
+    fingerprint: RefCell<Option<Fingerprint>>,
+    warnings: RefCell<Vec<Warning>>,
+}
+
+impl Device {
+    /// Opens the device store in the IndexedDB database `database`
+    /// ([`keystore::DEFAULT_DATABASE`] unless testing).
+    pub async fn open(database: &str) -> Result<Device, Error> {
+        let store = Keystore::open(database).await?;
+        // Only ask whether storage is persistent here: asking for it prompts in some browsers,
+        // so that waits for a registration, which the user asked for.
+        let warnings = if persistence(false).await {
+            Vec::new()
+        } else {
+            vec![Warning::PersistenceDenied]
+        };
+        Ok(Device {
+            store,
+            offsets: RefCell::new(Vec::new()),
+            fingerprint: RefCell::new(None),
+            warnings: RefCell::new(warnings),
+        })
+    }
+
+    /// Warnings about this browser's storage.
+    pub fn warnings(&self) -> Vec<Warning> {
+        self.warnings.borrow().clone()
+    }
+
+    /// The accounts this browser holds, oldest first.
+    pub async fn accounts(&self) -> Result<Vec<Account>, Error> {
+        self.store.accounts().await
+    }
+
+    /// Registers this browser as the OTP device of a login ID.
+    ///
+    /// Nothing is sent unless the browser can keep the key (capacity and storability are
+    /// checked first); the key's bytes are sent once and wiped; if the server refuses or cannot
+    /// be reached, the accounts already here are untouched.
+    pub async fn register(&self, registration: &Registration) -> Result<Account, Error> {
+        let client = Client::new(&registration.server)?;
+        let expected =
+            check_authorization(&registration.authorization, registration.user_id.as_deref())?;
+        let existing = self.store.accounts().await?;
+        if existing.len() >= MAX_ACCOUNTS {
+            let customer = match &registration.authorization {
+                Authorization::Activation { customer_code, .. } => Some(customer_code.as_str()),
+                Authorization::Session(_) => None,
+            };
+            let known = expected.is_some_and(|user| {
+                accounts::slot_for(&existing, client.server(), customer, user)
+                    .is_ok_and(|slot| slot.is_some())
+            });
+            if !known {
+                return Err(Error::TooManyAccounts);
+            }
+        }
+        let fingerprint = self.fingerprint().await?;
+        let key_bytes = keystore::random_key()?;
+        let key = keystore::import_hmac_key(key_bytes.as_ref(), Algorithm::Sha1).await?;
+        self.store.check_storable(&key)?;
+        let registered = client
+            .register(
+                &registration.authorization,
+                key_bytes.as_ref(),
+                &fingerprint.hash,
+                &fingerprint.label,
+                registration.replace,
+            )
+            .await;
+        // The server has its copy (or refused): the browser keeps only the CryptoKey.
+        drop(key_bytes);
+        let registered = registered?;
+        if registered.sample.server_ms.is_finite() {
+            self.remember_offset(client.server(), Offset::from_sample(&registered.sample))
+                .await;
+        }
+        let customer_code = registered
+            .customer_code
+            .or(match &registration.authorization {
+                Authorization::Activation { customer_code, .. } => Some(customer_code.clone()),
+                Authorization::Session(_) => None,
+            });
+        let registered_at_ms = if registered.sample.server_ms.is_finite() {
+            registered.sample.server_ms
+        } else {
+            registered.sample.received_ms
+        };
+        let account = Account {
+            id: registered.device_id,
+            server: client.server().to_owned(),
+            customer_code,
+            user_id: registered.user_id,
+            label: fingerprint.label,
+            registered_at_ms,
+        };
+        let replaces = accounts::slot_for(
+            &existing,
+            &account.server,
+            account.customer_code.as_deref(),
+            &account.user_id,
+        )?;
+        self.store.save(&account, &key, replaces.as_deref()).await?;
+        if persistence(true).await {
+            self.warnings
+                .borrow_mut()
+                .retain(|w| *w != Warning::PersistenceDenied);
+        }
+        Ok(account)
+    }
+
+    /// The code of account `id` now, on server time.
+    pub async fn current_code(&self, id: &str) -> Result<CurrentCode, Error> {
+        self.current_code_at(id, None).await
+    }
+
+    /// The code of account `id` at device time `device_ms` (now when `None`), on server time.
+    /// Taking the device time as an argument lets tests set the device clock hours off.
+    pub async fn current_code_at(
+        &self,
+        id: &str,
+        device_ms: Option<f64>,
+    ) -> Result<CurrentCode, Error> {
+        let (account, key) = self.store.account(id).await?;
+        let offset = self.offset(&account.server).await?;
+        let device_ms = device_ms.unwrap_or_else(clock::device_now_ms);
+        code_at(&key, clock::server_time_ms(device_ms, offset)).await
+    }
+
+    /// Sends a code the trainee typed for account `id` to the server, with an OTP session.
+    pub async fn verify(&self, id: &str, session: &str, code: &str) -> Result<Pass, Error> {
+        if code.len() != usize::from(Digits::SIX.get()) || !code.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(Error::MalformedCode);
+        }
+        if session.is_empty() {
+            return Err(Error::InvalidInput("session"));
+        }
+        let (account, _) = self.store.account(id).await?;
+        let fingerprint = self.fingerprint().await?;
+        Client::new(&account.server)?
+            .verify(session, &account.id, &fingerprint.hash, code)
+            .await
+    }
+
+    /// Removes account `id` and its key from this browser; the other accounts stay.
+    pub async fn remove(&self, id: &str) -> Result<(), Error> {
+        self.store.remove(id).await
+    }
+
+    /// Measures the clock offset to `server` now and keeps it for this and later visits.
+    pub async fn sync_clock(&self, server: &str) -> Result<Offset, Error> {
+        let client = Client::new(server)?;
+        let offset = Offset::from_sample(&client.time().await?);
+        self.remember_offset(client.server(), offset).await;
+        Ok(offset)
+    }
+
+    /// Uses a clock measurement taken elsewhere (tests, or a host page that already asked).
+    pub async fn use_sample(&self, server: &str, sample: &Sample) -> Result<Offset, Error> {
+        let server = accounts::normalize_server(server)?;
+        let offset = Offset::from_sample(sample);
+        self.remember_offset(&server, offset).await;
+        Ok(offset)
+    }
+
+    /// This browser's fingerprint, computed once per instance.
+    pub async fn fingerprint(&self) -> Result<Fingerprint, Error> {
+        if let Some(known) = self.fingerprint.borrow().clone() {
+            return Ok(known);
+        }
+        let fresh = Fingerprint::current().await?;
+        *self.fingerprint.borrow_mut() = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// The offset to `server`: measured in this visit, else measured now, else the one from the
+    /// last visit when the server cannot be reached.
+    async fn offset(&self, server: &str) -> Result<Offset, Error> {
+        let known = self
+            .offsets
+            .borrow()
+            .iter()
+            .find(|(s, _)| s == server)
+            .map(|(_, o)| *o);
+        if let Some(offset) = known {
+            return Ok(offset);
+        }
+        match self.sync_clock(server).await {
+            Ok(offset) => Ok(offset),
+            Err(error) => match self.store.clock_offset(server).await {
+                Ok(Some(offset)) => Ok(offset),
+                _ => Err(error),
+            },
+        }
+    }
+
+    async fn remember_offset(&self, server: &str, offset: Offset) {
+        {
+            let mut offsets = self.offsets.borrow_mut();
+            offsets.retain(|(s, _)| s != server);
+            offsets.push((server.to_owned(), offset));
+        }
+        // Only a head start for the next visit: failing to store it changes nothing now.
+        let _ = self.store.save_clock_offset(server, offset).await;
+    }
+}
+
+/// The code of `key` at server time `server_ms`: WebCrypto HMAC-SHA-1 and the core's truncation,
+/// 60-second steps and 6 digits (PRODUCT.md rule 1).
+pub async fn code_at(key: &CryptoKey, server_ms: u64) -> Result<CurrentCode, Error> {
+    let step = clock::step_time(server_ms, Step::SIXTY);
+    let code = keystore::code(key, step.counter, Digits::SIX).await?;
+    Ok(CurrentCode {
+        code: code.to_string(),
+        counter: step.counter,
+        remaining_ms: step.remaining_ms,
+        remaining_secs: step.remaining_secs,
+        server_time_ms: server_ms,
+    })
+}
+
+/// Checks the authorization's fields before anything is sent; returns the login ID when known.
+fn check_authorization<'a>(
+    authorization: &'a Authorization,
+    user_id: Option<&'a str>,
+) -> Result<Option<&'a str>, Error> {
+    let digits = |text: &str, n: usize| text.len() == n && text.bytes().all(|b| b.is_ascii_digit());
+    match authorization {
+        Authorization::Session(session) => {
+            if session.is_empty() {
+                return Err(Error::InvalidInput("session"));
+            }
+            if let Some(user) = user_id {
+                accounts::check_user_id(user)?;
+            }
+            Ok(user_id)
+        }
+        Authorization::Activation {
+            customer_code,
+            user_id,
+            activation_code,
+        } => {
+            if !digits(customer_code, 4) {
+                return Err(Error::InvalidInput("customer_code"));
+            }
+            accounts::check_user_id(user_id)?;
+            if !digits(activation_code, 6) {
+                return Err(Error::InvalidInput("activation_code"));
+            }
+            Ok(Some(user_id))
+        }
+    }
+}
+
+/// Whether this site's storage is persistent; with `ask`, asks for it first
+/// (`navigator.storage.persist()`, which headless Chromium always answers with false).
+async fn persistence(ask: bool) -> bool {
+    let Some(storage) = js::global("navigator")
+        .and_then(|n| js::field(&n, "storage"))
+        .and_then(|s| s.dyn_into::<StorageManager>().ok())
+    else {
+        return false;
+    };
+    let promise = if ask {
+        storage.persist()
+    } else {
+        storage.persisted()
+    };
+    match promise {
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Makes this machine ready to build, run and test cloud-otp. Safe to re-run; quick when done.
+#
+# Usage: scripts/bootstrap.sh run|test
+#   run   what `scripts/run.sh` needs: the wasm target, wasm-bindgen-cli at the pinned version,
+#         trunk, binaryen (wasm-opt).
+#   test  all of that, plus Debian's chromium, chromium-driver, oathtool, postgresql and curl, and the
+#         npm packages of tests/e2e.
+# Nothing here downloads a browser, a driver or a prebuilt tool: Debian packages and
+# `cargo install --locked` from the crates.io registry only.
+set -euo pipefail
+
+mode="${1:-test}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# The one wasm-bindgen version: the CLI must match the crate exactly (the `=` pin in Cargo.toml).
+wasm_bindgen_version="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$root/Cargo.toml")"
+# The newest trunk needs a newer rustc than this machine's 1.95; 0.21.14 builds and works offline.
+trunk_version="0.21.14"
+
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+apt_packages=(binaryen)
+if [ "$mode" = test ]; then
+  apt_packages+=(chromium chromium-driver oathtool postgresql curl)
+fi
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_version" ]; then
+  say "installing wasm-bindgen-cli $wasm_bindgen_version"
+  cargo install wasm-bindgen-cli --version "$wasm_bindgen_version" --locked --force
+fi
+
+if [ "$(trunk --version 2>/dev/null)" != "trunk $trunk_version" ]; then
+  say "installing trunk $trunk_version"
+  cargo install trunk --version "$trunk_version" --locked --force
+fi
+
+if [ "$mode" = test ] && [ -f "$root/tests/e2e/package-lock.json" ]; then
+  stamp="$root/tests/e2e/node_modules/.package-lock.json"
+  if [ ! -f "$stamp" ] || [ "$root/tests/e2e/package-lock.json" -nt "$stamp" ]; then
+    say "installing the npm packages of tests/e2e"
+    (cd "$root/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds cloud-otp (the web app with Trunk, the server with cargo) and starts the server with
+# the demo institution on SQLite. This is the README's run command; extra arguments go to
+# `cloud-otp serve` (for example --listen 0.0.0.0:8080 or --database postgres://...).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+scripts/bootstrap.sh run
+trunk build --release --offline --locked >&2
+cargo build --release --locked -p cloud-otp-server >&2
+exec target/release/cloud-otp serve --demo --dist dist "$@"
