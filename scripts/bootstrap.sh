@@ -3,9 +3,9 @@
 #
 # Usage: scripts/bootstrap.sh run|test
 #   run   what `scripts/run.sh` needs: the wasm target, wasm-bindgen-cli at the pinned version,
-#         trunk, binaryen (wasm-opt).
-#   test  all of that, plus Debian's chromium, chromium-driver, oathtool, postgresql and curl, and the
-#         npm packages of tests/e2e.
+#         trunk, binaryen (wasm-opt), node (Trunk's post-build hook).
+#   test  all of that, plus Debian's chromium, chromium-driver, oathtool, postgresql, curl and
+#         fonts-nanum (Korean screenshots), and the npm packages of tests/e2e.
 # Nothing here downloads a browser, a driver or a prebuilt tool: Debian packages and
 # `cargo install --locked` from the crates.io registry only.
 set -euo pipefail
@@ -21,9 +21,13 @@ trunk_version="0.21.14"
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
+# Trunk's post-build hook (www/build/post-build.mjs) runs on node.
 apt_packages=(binaryen)
+command -v node >/dev/null || apt_packages+=(nodejs)
 if [ "$mode" = test ]; then
-  apt_packages+=(chromium chromium-driver oathtool postgresql curl)
+  # fonts-nanum: Korean glyphs for the screenshots of the Korean screens.
+  apt_packages+=(chromium chromium-driver oathtool postgresql curl fonts-nanum)
+  command -v npm >/dev/null || apt_packages+=(npm)
 fi
 missing=()
 for pkg in "${apt_packages[@]}"; do

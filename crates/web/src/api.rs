@@ -1,5 +1,5 @@
 //! The client of the server's browser-facing contract (DESIGN.md, docs/api.md): `GET /v1/time`,
-//! `POST /v1/devices` and `POST /v1/verify`, every answer turned into a typed result.
+//! `POST /v1/status`, `POST /v1/devices` and `POST /v1/verify`, every answer turned into a typed result.
 //!
 //! [`refusal`] is the one place that maps an error answer to an [`Error`]; it is a pure
 //! function of the status and the parsed body, so it is tested on data.
@@ -76,6 +76,33 @@ impl std::fmt::Debug for Pass {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Pass(redacted, expires {})", self.expires_at)
     }
+}
+
+/// Where the user of an OTP session stands (`user_status` in `POST /v1/status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    /// No device is registered for the user.
+    Unregistered,
+    /// A device is registered and OTP works.
+    Active,
+    /// Five wrong codes suspended OTP (PRODUCT.md rule 4).
+    Locked,
+}
+
+/// What `POST /v1/status` says about an OTP session: whose it is and where they stand, which is
+/// what the widget needs to choose its first screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStatus {
+    /// The login ID the session was opened for.
+    pub user_id: String,
+    /// Registered, suspended, or neither.
+    pub user_status: UserStatus,
+    /// The registered device, when there is one.
+    pub device: Option<RegisteredDevice>,
+    /// The institution's name, for "ask your institution" messages.
+    pub institution: String,
+    /// The institution's customer code.
+    pub customer_code: Option<String>,
 }
 
 /// The fields of an error answer (`{"error": CODE, "message": TEXT, ...}`) this module uses.
@@ -194,6 +221,32 @@ impl Client {
         Ok(Sample {
             server_ms,
             ..answer.sample
+        })
+    }
+
+    /// `POST /v1/status`: whose the session is and where they stand.
+    pub async fn status(&self, session: &str) -> Result<SessionStatus, Error> {
+        let body = Object::new();
+        js::set(&body, "session", session);
+        let answer = self.send("POST", "/v1/status", Some(&body)).await?;
+        if !answer.ok() {
+            return Err(answer.refusal());
+        }
+        let b = &answer.body;
+        let user_id = js::string_field(b, "user_id").ok_or(Error::Server(answer.status))?;
+        let user_status = match js::string_field(b, "user_status").as_deref() {
+            Some("active") => UserStatus::Active,
+            Some("locked") => UserStatus::Locked,
+            _ => UserStatus::Unregistered,
+        };
+        let institution = js::field(b, "institution");
+        let institution_field = |name| institution.as_ref().and_then(|i| js::string_field(i, name));
+        Ok(SessionStatus {
+            user_id,
+            user_status,
+            device: ErrorBody::from_json(b).device,
+            institution: institution_field("name").unwrap_or_default(),
+            customer_code: institution_field("customer_code"),
         })
     }
 

@@ -9,7 +9,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, StorageManager};
 
 use crate::accounts::{self, Account, MAX_ACCOUNTS};
-use crate::api::{Authorization, Client, Pass};
+use crate::api::{Authorization, Client, Pass, SessionStatus};
 use crate::clock::{self, Offset, Sample};
 use crate::fingerprint::Fingerprint;
 use crate::keystore::{self, Keystore};
@@ -199,6 +199,25 @@ impl Device {
         Client::new(&account.server)?
             .verify(session, &account.id, &fingerprint.hash, code)
             .await
+    }
+
+    /// Where the user of an OTP session stands (`POST /v1/status` on `server`), and this
+    /// browser's account for that user, if it holds one.
+    pub async fn session(
+        &self,
+        server: &str,
+        session: &str,
+    ) -> Result<(SessionStatus, Option<Account>), Error> {
+        let client = Client::new(server)?;
+        let status = client.status(session).await?;
+        let account = self.store.accounts().await?.into_iter().find(|a| {
+            a.is_same_user(
+                client.server(),
+                status.customer_code.as_deref(),
+                &status.user_id,
+            )
+        });
+        Ok((status, account))
     }
 
     /// Removes account `id` and its key from this browser; the other accounts stay.

@@ -80,7 +80,7 @@ impl Components {
 /// assert_eq!(browser_family("... Version/18.1 Mobile/15E148 Safari/604.1"), "Safari");
 /// ```
 pub fn browser_family(user_agent: &str) -> &'static str {
-    let has = |token: &str| user_agent.contains(token);
+    let has = |token: &str| has_token(user_agent, token);
     if has("Edg/") || has("EdgA/") || has("EdgiOS/") {
         "Edge"
     } else if has("Whale/") {
@@ -100,6 +100,14 @@ pub fn browser_family(user_agent: &str) -> &'static str {
     }
 }
 
+/// Whether `text` contains `token`, compared as bytes: `str::contains` would link the standard
+/// library's substring search and its slicing panics, kilobytes of wasm for a user agent.
+fn has_token(text: &str, token: &str) -> bool {
+    text.as_bytes()
+        .windows(token.len())
+        .any(|w| w == token.as_bytes())
+}
+
 /// The operating system family named in a user agent. Android says "Linux" too, so it is
 /// checked first; iPadOS may present itself as macOS, which is stable, so it is kept.
 ///
@@ -110,7 +118,7 @@ pub fn browser_family(user_agent: &str) -> &'static str {
 /// assert_eq!(os_family("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X)"), "iOS");
 /// ```
 pub fn os_family(user_agent: &str) -> &'static str {
-    let has = |token: &str| user_agent.contains(token);
+    let has = |token: &str| has_token(user_agent, token);
     if has("Windows") {
         "Windows"
     } else if has("Android") {

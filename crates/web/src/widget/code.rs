@@ -1,0 +1,122 @@
+//! The code view: six large digits, the remaining time as a ring, a number and six dots (one per
+//! 10 seconds, as the apps in PRODUCT.md's manuals show it), a copy button, and a polite live
+//! region that announces the code's expiry once (WCAG 2.2 SC 4.1.3).
+
+use web_sys::{Element, HtmlElement};
+
+use super::dom::{action_button, attr, el, text};
+use super::i18n::{Lang, T};
+use super::screens::{Action, heading};
+
+/// The DOM of one code view, kept to update it every second without rebuilding it.
+pub(crate) struct CodeView {
+    /// The view's heading, for focus.
+    pub(crate) heading: HtmlElement,
+    digits: HtmlElement,
+    spoken: HtmlElement,
+    timer: HtmlElement,
+    secs: HtmlElement,
+    ring: HtmlElement,
+    dots: Vec<HtmlElement>,
+    hint: HtmlElement,
+    live: HtmlElement,
+}
+
+impl CodeView {
+    /// Builds an empty code view at the end of `parent`.
+    pub(crate) fn build(parent: &Element, lang: Lang) -> CodeView {
+        let card = el(parent, "section", "card code");
+        let heading = heading(&card, lang.t(T::CodeTitle));
+        let row = el(&card, "div", "row");
+        // The digits are shown in two groups of three and spoken one by one.
+        let digits = text(&row, "p", "digits", "––– –––");
+        attr(&digits, "aria-hidden", "true");
+        let spoken = el(&row, "p", "sr");
+        let timer = el(&row, "div", "timer");
+        attr(&timer, "role", "timer");
+        let ring = el(&timer, "div", "ring");
+        attr(&ring, "aria-hidden", "true");
+        let secs = el(&timer, "span", "secs");
+        let dot_row = el(&card, "div", "dots");
+        attr(&dot_row, "aria-hidden", "true");
+        let dots = (0..6).map(|_| el(&dot_row, "i", "")).collect();
+        let hint = text(&card, "p", "hint", lang.t(T::WaitHint));
+        hint.set_hidden(true);
+        action_button(&card, "ghost", lang.t(T::Copy), Action::Copy.code());
+        let live = el(&card, "p", "sr");
+        attr(&live, "aria-live", "polite");
+        CodeView {
+            heading,
+            digits,
+            spoken,
+            timer,
+            secs,
+            ring,
+            dots,
+            hint,
+            live,
+        }
+    }
+
+    /// Shows a 6-digit code.
+    pub(crate) fn show_code(&self, lang: Lang, code: &str) {
+        // Two groups of three on screen, spelled out digit by digit for screen readers (built
+        // char by char: slicing a str would link the standard library's slicing panics).
+        let mut shown = String::with_capacity(8);
+        let mut spelled = String::with_capacity(12);
+        for (i, c) in code.chars().enumerate() {
+            if i == 3 {
+                shown.push(' ');
+            }
+            shown.push(c);
+            spelled.push(c);
+            spelled.push(' ');
+        }
+        self.digits.set_text_content(Some(&shown));
+        self.spoken
+            .set_text_content(Some(&lang.fill(T::Digits, &[spelled.trim_end()])));
+    }
+
+    /// Shows the time left, `ms` milliseconds. The ring is set to where it will be a second
+    /// later, and its CSS transition takes that second to get there, so it moves smoothly.
+    pub(crate) fn show_time(&self, lang: Lang, ms: f64) {
+        let secs = seconds_left(ms);
+        self.secs
+            .set_text_content(Some(&lang.fill(T::Seconds, &[&secs.to_string()])));
+        // Whole seconds: formatting a float would pull Rust's float printing into the module.
+        let next = (secs - 1).to_string();
+        let _ = self.ring.style().set_property("--s", &next);
+        for (i, dot) in self.dots.iter().enumerate() {
+            dot.set_class_name(if (i as u32) < secs.div_ceil(10) {
+                "on"
+            } else {
+                ""
+            });
+        }
+        self.timer
+            .set_class_name(if secs <= 10 { "timer low" } else { "timer" });
+    }
+
+    /// Shows or hides the "wait for the next code" hint (PRODUCT.md rule 6).
+    pub(crate) fn hint(&self, on: bool) {
+        self.hint.set_hidden(!on);
+    }
+
+    /// Says something to screen readers once, politely.
+    pub(crate) fn say(&self, words: &str) {
+        self.live.set_text_content(Some(words));
+    }
+}
+
+/// Whole seconds left of `ms` milliseconds, as the display counts them: 60 down to 1.
+///
+/// ```
+/// use cloud_otp_web::widget::seconds_left;
+/// assert_eq!(seconds_left(60_000.0), 60);
+/// assert_eq!(seconds_left(42_300.0), 43);
+/// assert_eq!(seconds_left(1.0), 1);
+/// assert_eq!(seconds_left(-5.0), 1);
+/// ```
+pub fn seconds_left(ms: f64) -> u32 {
+    (ms / 1000.0).ceil().clamp(1.0, 60.0) as u32
+}

@@ -1,0 +1,255 @@
+//! The widget's words in Korean and English. Every text is a table entry; `%` marks where a
+//! value goes, so each language keeps its own word order.
+
+/// The widget's languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// 한국어.
+    Ko,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The language for a BCP 47 tag such as `navigator.language`: Korean for `ko`, `ko-KR`,
+    /// otherwise English.
+    ///
+    /// ```
+    /// use cloud_otp_web::widget::Lang;
+    /// assert_eq!(Lang::from_tag("ko-KR"), Lang::Ko);
+    /// assert_eq!(Lang::from_tag("en-US"), Lang::En);
+    /// assert_eq!(Lang::from_tag("kok"), Lang::En);
+    /// ```
+    pub fn from_tag(tag: &str) -> Lang {
+        let primary = tag.split('-').next().unwrap_or_default();
+        if primary.eq_ignore_ascii_case("ko") {
+            Lang::Ko
+        } else {
+            Lang::En
+        }
+    }
+
+    /// The BCP 47 tag, for `lang` attributes and date formatting.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Ko => "ko",
+            Lang::En => "en",
+        }
+    }
+
+    /// The other language, which the switch button offers.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Ko => Lang::En,
+            Lang::En => Lang::Ko,
+        }
+    }
+
+    /// The text `key` in this language.
+    pub fn t(self, key: T) -> &'static str {
+        let table = match self {
+            Lang::Ko => &KO,
+            Lang::En => &EN,
+        };
+        table[key as usize]
+    }
+
+    /// The text `key` with its `%` marks replaced by `values`, in order.
+    ///
+    /// ```
+    /// use cloud_otp_web::widget::{Lang, T};
+    /// assert_eq!(Lang::En.fill(T::Id, &["trainee-1"]), "ID trainee-1");
+    /// assert_eq!(Lang::Ko.fill(T::Id, &["trainee-1"]), "아이디 trainee-1");
+    /// ```
+    pub fn fill(self, key: T, values: &[&str]) -> String {
+        let mut out = String::new();
+        let mut values = values.iter();
+        for (i, part) in self.t(key).split('%').enumerate() {
+            if i > 0 {
+                out.push_str(values.next().copied().unwrap_or_default());
+            }
+            out.push_str(part);
+        }
+        out
+    }
+}
+
+/// The keys of the text tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)] // Each key is its English text, below.
+pub enum T {
+    Brand,
+    LangName,
+    Loading,
+    Id,
+    RegisterTitle,
+    RegisterWhat,
+    RegisterButton,
+    ConfirmTitle,
+    ConfirmText,
+    Confirm,
+    Cancel,
+    Registering,
+    UnapprovedTitle,
+    UnapprovedText,
+    ReplaceWarning,
+    ReplaceButton,
+    CodeTitle,
+    Digits,
+    Seconds,
+    NearExpiry,
+    WaitHint,
+    Copy,
+    Copied,
+    CopyFailed,
+    TypeLabel,
+    Delete,
+    DeleteName,
+    Clear,
+    PhoneKeyboard,
+    Incomplete,
+    Checking,
+    WrongCode,
+    Replayed,
+    NetworkInline,
+    TryAgain,
+    RateLimited,
+    SuccessTitle,
+    SuccessText,
+    SuspendedTitle,
+    SuspendedText,
+    SuspendedHow,
+    Institution,
+    CheckAgain,
+    NoStorageTitle,
+    NoStorageText,
+    NoStorageDo,
+    NetworkTitle,
+    NetworkText,
+    SessionTitle,
+    SessionText,
+    ErrorTitle,
+    ErrorText,
+    EmptyTitle,
+    EmptyText,
+    CheckModeText,
+    Account,
+}
+
+const EN: [&str; 56] = [
+    "Cloud OTP",
+    "English",
+    "Loading…",
+    "ID %",
+    "Register this browser",
+    "Registering makes this browser the OTP device of ID %: it shows your one-time codes, and no other browser will.",
+    "Register cloud OTP",
+    "Confirm registration",
+    "Register % as the OTP device of ID %?",
+    "Confirm",
+    "Cancel",
+    "Registering…",
+    "This browser is not your OTP device",
+    "OTP for ID % is registered on % (registered %).",
+    "If you register this browser instead, % stops working for OTP.",
+    "Register this browser instead",
+    "Your OTP code",
+    "Code: %",
+    "% s",
+    "10 seconds left. A new code follows; this one still works for a moment after it changes.",
+    "This code changes in a few seconds: you can wait for the next one.",
+    "Copy",
+    "Copied",
+    "Could not copy: select the digits instead.",
+    "Type the code",
+    "Delete",
+    "Delete last digit",
+    "Clear",
+    "Use the phone keyboard",
+    "Type all 6 digits.",
+    "Checking…",
+    "Wrong code. Attempts left before OTP is suspended: %.",
+    "This code was already used. Wait for the next code and type it.",
+    "Could not reach the OTP server. What you typed is kept: try again.",
+    "Try again",
+    "Too many attempts. Wait a minute, then try again.",
+    "OTP confirmed",
+    "You can continue on the training site.",
+    "OTP is suspended",
+    "Five wrong codes in a row suspended OTP for ID %.",
+    "To unlock it, contact %: they confirm your identity (for example by phone) and unlock OTP. Then choose “Check again”.",
+    "your training institution",
+    "Check again",
+    "This browser cannot keep the OTP key",
+    "This usually means a private (incognito) window, or a mode that blocks site storage, such as Lockdown Mode.",
+    "Open this page in a normal window or in another browser, and register there.",
+    "Cannot reach the OTP server",
+    "Check your internet connection and try again. Nothing was lost.",
+    "This OTP request has expired",
+    "Reload the page to start again.",
+    "Something went wrong",
+    "Try again later; your registration is kept. Error code: %",
+    "No OTP in this browser yet",
+    "Your training site registers this browser the first time it asks for a cloud OTP code: open the training site and follow its OTP step.",
+    "Type this code where your training site asks for it.",
+    "ID",
+];
+
+const KO: [&str; 56] = [
+    "클라우드 OTP",
+    "한국어",
+    "불러오는 중…",
+    "아이디 %",
+    "이 브라우저 등록",
+    "등록하면 이 브라우저가 아이디 %의 OTP 기기가 되어 일회용 인증번호를 보여 주며, 다른 브라우저에서는 보이지 않습니다.",
+    "클라우드 OTP 등록",
+    "등록 확인",
+    "%을(를) 아이디 %의 OTP 기기로 등록할까요?",
+    "확인",
+    "취소",
+    "등록하는 중…",
+    "OTP가 등록된 기기가 아닙니다",
+    "아이디 %의 OTP는 %에 등록되어 있습니다(% 등록).",
+    "이 브라우저를 대신 등록하면 %에서는 더 이상 OTP를 쓸 수 없습니다.",
+    "이 브라우저를 대신 등록",
+    "OTP 인증번호",
+    "인증번호: %",
+    "%초",
+    "10초 남았습니다. 곧 새 번호가 나오며, 지금 번호도 바뀐 직후 잠시 동안은 쓸 수 있습니다.",
+    "이 번호는 곧 바뀝니다. 다음 번호를 기다렸다가 입력해도 됩니다.",
+    "복사",
+    "복사했습니다",
+    "복사하지 못했습니다. 숫자를 직접 선택하세요.",
+    "인증번호 입력",
+    "지우기",
+    "마지막 숫자 지우기",
+    "전체 삭제",
+    "휴대폰 키보드 사용",
+    "6자리를 모두 입력하세요.",
+    "확인하는 중…",
+    "인증번호가 틀렸습니다. OTP 정지까지 남은 횟수: %.",
+    "이미 사용한 번호입니다. 다음 번호가 나오면 입력하세요.",
+    "OTP 서버에 연결하지 못했습니다. 입력한 번호는 그대로 있으니 다시 시도하세요.",
+    "다시 시도",
+    "시도가 너무 많습니다. 1분 뒤에 다시 시도하세요.",
+    "OTP 인증 완료",
+    "훈련 사이트에서 계속 진행하세요.",
+    "OTP 사용이 정지되었습니다",
+    "인증번호가 5번 연속 틀려 아이디 %의 OTP가 정지되었습니다.",
+    "정지를 풀려면 %에 연락하세요. 본인 확인(예: 전화) 후 정지를 해제해 줍니다. 그다음 ‘다시 확인’을 누르세요.",
+    "소속 훈련기관",
+    "다시 확인",
+    "이 브라우저는 OTP 키를 저장할 수 없습니다",
+    "대개 시크릿(개인 정보 보호) 창이거나, 잠금 모드처럼 사이트 저장을 막는 모드이기 때문입니다.",
+    "일반 창이나 다른 브라우저에서 이 페이지를 열고 그곳에서 등록하세요.",
+    "OTP 서버에 연결할 수 없습니다",
+    "인터넷 연결을 확인하고 다시 시도하세요. 등록 정보는 그대로입니다.",
+    "OTP 요청 시간이 지났습니다",
+    "페이지를 새로 고쳐 다시 시작하세요.",
+    "문제가 생겼습니다",
+    "잠시 후 다시 시도하세요. 등록 정보는 그대로입니다. 오류 코드: %",
+    "이 브라우저에 등록된 OTP가 없습니다",
+    "훈련 사이트에서 처음 클라우드 OTP 인증을 요청할 때 이 브라우저가 등록됩니다. 훈련 사이트를 열고 OTP 단계를 따라 하세요.",
+    "훈련 사이트에서 인증번호를 물으면 이 번호를 입력하세요.",
+    "아이디",
+];

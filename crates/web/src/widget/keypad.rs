@@ -1,0 +1,144 @@
+//! The keypad: a fixed layout of real buttons (0-9, delete, clear, confirm) around a labelled
+//! code field. The field also takes physical typing and paste; on touch devices it keeps the
+//! native keyboard closed (inputmode=none) until the trainee asks for it, and then offers the
+//! numeric one with one-time-code autofill.
+
+use web_sys::{Element, HtmlElement};
+
+use super::dom::{action_button, attr, el, text};
+use super::i18n::{Lang, T};
+
+/// What a keypad button asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Key {
+    /// A digit, 0 to 9.
+    Digit(u8),
+    /// Remove the last digit.
+    Delete,
+    /// Remove every digit.
+    Clear,
+    /// Send the code.
+    Confirm,
+    /// Send the code again after a network failure.
+    Retry,
+    /// Open the device's own numeric keyboard.
+    NativeKeyboard,
+}
+
+impl Key {
+    /// The button value that stands for the key.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Key::Digit(d) => DIGITS[usize::from(d % 10)],
+            Key::Delete => "delete",
+            Key::Clear => "clear",
+            Key::Confirm => "send",
+            Key::Retry => "retry",
+            Key::NativeKeyboard => "keyboard",
+        }
+    }
+
+    /// The key a button value stands for.
+    pub(crate) fn parse(value: &str) -> Option<Key> {
+        match value.as_bytes() {
+            [d @ b'0'..=b'9'] => Some(Key::Digit(d - b'0')),
+            b"delete" => Some(Key::Delete),
+            b"clear" => Some(Key::Clear),
+            b"send" => Some(Key::Confirm),
+            b"retry" => Some(Key::Retry),
+            b"keyboard" => Some(Key::NativeKeyboard),
+            _ => None,
+        }
+    }
+}
+
+/// The DOM of one keypad.
+pub(crate) struct Keypad {
+    /// The code field.
+    pub(crate) input: HtmlElement,
+    status: HtmlElement,
+    retry: HtmlElement,
+    confirm: HtmlElement,
+}
+
+impl Keypad {
+    /// Builds the keypad at the end of `parent`. Its buttons carry their [`Key`] as `value`.
+    pub(crate) fn build(parent: &Element, lang: Lang, touch: bool) -> Keypad {
+        let card = el(parent, "section", "card pad");
+        let label = el(&card, "label", "");
+        text(&label, "span", "label", lang.t(T::TypeLabel));
+        let input = el(&label, "input", "entry");
+        for (name, value) in [
+            ("inputmode", if touch { "none" } else { "numeric" }),
+            ("autocomplete", "one-time-code"),
+            ("enterkeyhint", "done"),
+            ("spellcheck", "false"),
+            ("autocapitalize", "off"),
+        ] {
+            attr(&input, name, value);
+        }
+        let key = |parent: &Element, class, label, key: Key| {
+            action_button(parent, class, label, key.code())
+        };
+        if touch {
+            key(&card, "link", lang.t(T::PhoneKeyboard), Key::NativeKeyboard);
+        }
+        let keys = el(&card, "div", "keys");
+        for n in [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 11] {
+            let (label, class, k) = match n {
+                10 => (lang.t(T::Clear), "key fn", Key::Clear),
+                11 => (lang.t(T::Delete), "key fn", Key::Delete),
+                d => (DIGITS[d], "key", Key::Digit(d as u8)),
+            };
+            let b = key(&keys, class, label, k);
+            if k == Key::Delete {
+                attr(&b, "aria-label", lang.t(T::DeleteName));
+            }
+        }
+        let confirm = key(&card, "primary", lang.t(T::Confirm), Key::Confirm);
+        let status = el(&card, "p", "status");
+        attr(&status, "role", "status");
+        let retry = key(&card, "ghost", lang.t(T::TryAgain), Key::Retry);
+        retry.set_hidden(true);
+        Keypad {
+            input,
+            status,
+            retry,
+            confirm,
+        }
+    }
+
+    /// Shows a message under the keypad (announced: the area is a status region); `retry`
+    /// also shows the "Try again" button.
+    pub(crate) fn say(&self, words: &str, retry: bool) {
+        self.status.set_text_content(Some(words));
+        self.retry.set_hidden(!retry);
+    }
+
+    /// Marks the confirm button busy while a code is being checked.
+    pub(crate) fn busy(&self, busy: bool) {
+        attr(
+            &self.confirm,
+            "aria-disabled",
+            if busy { "true" } else { "false" },
+        );
+    }
+}
+
+const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+/// The digits of `text`, at most `max` of them: what the code field keeps of typing and paste
+/// ("123 456" and "123-456" are both "123456").
+///
+/// ```
+/// use cloud_otp_web::widget::digits_only;
+/// assert_eq!(digits_only("123 456", 6), "123456");
+/// assert_eq!(digits_only("12a3-4567", 6), "123456");
+/// assert_eq!(digits_only("１２", 6), "");
+/// ```
+pub fn digits_only(text: &str, max: usize) -> String {
+    text.chars()
+        .filter(char::is_ascii_digit)
+        .take(max)
+        .collect()
+}

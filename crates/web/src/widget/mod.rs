@@ -1,0 +1,101 @@
+//! The widget trainees see (DESIGN.md, "The widget"): registration, the code with its clock,
+//! the keypad, and every outcome, in Korean and English, rendered with web-sys on top of
+//! [`Device`](crate::Device). JavaScript mounts it with `mount(element, options)`; www/'s
+//! `<cloud-otp>` element does that inside a shadow root.
+
+mod app;
+mod code;
+mod dom;
+mod i18n;
+mod keypad;
+mod screens;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use web_sys::Element;
+
+pub use code::seconds_left;
+pub use i18n::{Lang, T};
+pub use keypad::digits_only;
+
+use crate::js;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPESCRIPT: &str = r#"
+/** What `mount` needs; every field is optional. */
+export interface MountOptions {
+  /** The cloud-otp server; default: this page's origin. */
+  server?: string;
+  /** An OTP session the training site opened: the widget registers and verifies with it.
+   *  Without one it shows this browser's codes (code-check mode). */
+  session?: string | null;
+  /** "ko" or "en"; default: from navigator.language. */
+  lang?: string;
+}
+"#;
+
+/// A mounted widget. It stays mounted until `unmount()`, even when this handle is garbage
+/// collected (wasm-bindgen then frees the handle, not the widget).
+#[wasm_bindgen]
+pub struct Widget {
+    app: Rc<app::App>,
+}
+
+#[wasm_bindgen]
+impl Widget {
+    /// Switches the language: "ko" or "en".
+    #[wasm_bindgen(js_name = setLanguage)]
+    pub fn set_language(&self, tag: &str) {
+        self.app.set_lang(Lang::from_tag(tag));
+    }
+
+    /// Removes the widget: its listeners and timers stop and its element is emptied.
+    pub fn unmount(&self) {
+        MOUNTED.with_borrow_mut(|apps| apps.retain(|a| !Rc::ptr_eq(a, &self.app)));
+        self.app.unmount();
+    }
+}
+
+thread_local! {
+    /// The mounted widgets, kept alive here rather than by their JavaScript handles.
+    static MOUNTED: RefCell<Vec<Rc<app::App>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Renders the widget into `element` (its children are replaced). With a session it hands the
+/// pass to the page as a bubbling, composed `cloud-otp-pass` event `{detail: {pass,
+/// expiresAt}}` dispatched on `element`.
+#[wasm_bindgen]
+pub fn mount(
+    // Taken by value: a borrowed externref makes wasm-bindgen emit table.fill, which Debian's
+    // wasm-opt (108) cannot parse.
+    element: Element,
+    #[wasm_bindgen(unchecked_param_type = "MountOptions")] options: JsValue,
+) -> Widget {
+    let page = |object, name| js::global(object).and_then(|o| js::string_field(&o, name));
+    let server = js::string_field(&options, "server")
+        .or_else(|| page("location", "origin"))
+        .unwrap_or_default();
+    let session = js::string_field(&options, "session").filter(|s| !s.is_empty());
+    let lang = js::string_field(&options, "lang")
+        .or_else(|| page("navigator", "language"))
+        .map_or(Lang::En, |tag| Lang::from_tag(&tag));
+    // A coarse pointer is a touch screen: the native keyboard stays closed until asked for.
+    let touch = js::global("matchMedia")
+        .and_then(|_| dom::call(&js_sys::global(), "matchMedia", &"(pointer: coarse)".into()))
+        .and_then(|query| js::bool_field(&query, "matches"))
+        .unwrap_or(false);
+    // Mounting again into the same element replaces the widget there.
+    let before = MOUNTED.with_borrow_mut(|apps| {
+        let (same, others): (Vec<_>, Vec<_>) = apps.drain(..).partition(|a| a.host() == &element);
+        *apps = others;
+        same
+    });
+    for app in before {
+        app.unmount();
+    }
+    let app = app::App::mount(&element, server, session, lang, touch);
+    MOUNTED.with_borrow_mut(|apps| apps.push(app.clone()));
+    Widget { app }
+}

@@ -1,0 +1,83 @@
+// A training site on another origin embeds <cloud-otp> with one script tag from the cloud-otp
+// server, under the Content-Security-Policy that docs/integration.md recommends: the module and
+// stylesheet load from the server's origin, the key lives in the site's IndexedDB, the API calls
+// are cross-origin (CORS for the institution's registered origin), and the site's backend
+// redeems the pass with its own API key.
+import { after, before, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import {
+  expectNoCsp, launch, newDevice, newUser, press, screen, shownCode, startServer, typeOnKeypad,
+} from './harness.mjs';
+
+let server;
+let browser;
+let site;
+let siteOrigin;
+let apiKey;
+
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+  site = createServer();
+  await new Promise((done) => site.listen(0, '127.0.0.1', done));
+  siteOrigin = `http://127.0.0.1:${site.address().port}`;
+  const out = server.cli('tenant', 'create', '--name', 'Other Academy', '--customer-code', '5678', '--origin', siteOrigin);
+  apiKey = out.trim().split('\n').pop().trim();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  await new Promise((done) => (site ? site.close(done) : done()));
+});
+
+async function institution(path, body) {
+  const response = await fetch(server.base + path, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return response.json();
+}
+
+it('works embedded on another origin under a strict CSP', async () => {
+  const user = newUser('lms');
+  const { session } = await institution('/v1/sessions', { user_id: user, purpose: 'course_entry' });
+  const otp = server.base;
+  site.removeAllListeners('request');
+  site.on('request', (req, res) => {
+    res.setHeader('content-type', 'text/html; charset=utf-8');
+    res.setHeader('content-security-policy',
+      `default-src 'self'; script-src 'self' ${otp} 'wasm-unsafe-eval'; style-src 'self' ${otp}; ` +
+      `connect-src ${otp}; img-src 'self' data:`);
+    res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Other Academy</title>
+<link rel="icon" href="data:,">
+<script type="module" src="${otp}/cloud-otp.js"></script></head>
+<body><main><h1>Other Academy</h1>
+<cloud-otp server="${otp}" session="${session}"></cloud-otp></main></body></html>`);
+  });
+
+  const { context, page } = await newDevice(browser, 'desktop');
+  await page.goto(`${siteOrigin}/lesson`);
+  await page.evaluate(() => {
+    document.querySelector('cloud-otp').addEventListener('cloud-otp-pass', (e) => { window.__pass = e.detail.pass; });
+  });
+  await press(page.getByRole('button', { name: 'Register cloud OTP' }));
+  await press(page.getByRole('button', { name: 'Confirm', exact: true }));
+  const code = await shownCode(page);
+  await typeOnKeypad(page, code);
+  await press(page.getByRole('button', { name: 'Confirm', exact: true }));
+  await page.getByRole('heading', { name: 'OTP confirmed' }).waitFor();
+  await screen(page, 'cross-origin-success');
+  await expectNoCsp(page);
+
+  // The key is in the training site's IndexedDB, not the OTP server's.
+  const databases = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+  assert.ok(databases.includes('cloud-otp'));
+
+  const verified = await institution('/v1/siteverify', { pass: await page.evaluate(() => window.__pass) });
+  assert.equal(verified.success, true);
+  assert.equal(verified.user_id, user);
+  await context.close();
+});
