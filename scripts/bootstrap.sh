@@ -56,6 +56,18 @@ if [ "$(trunk --version 2>/dev/null)" != "trunk $trunk_version" ]; then
   cargo install trunk --version "$trunk_version" --locked --force
 fi
 
+# Dependency policy (deny.toml) and bounded fuzzing (scripts/fuzz.sh), for the tests only.
+cargo_tool() { # NAME VERSION: `cargo install` unless that version is on PATH.
+  if [ "$("$1" --version 2>/dev/null | awk '{print $NF}')" != "$2" ]; then
+    say "installing $1 $2"
+    cargo install "$1" --version "$2" --locked --force
+  fi
+}
+if [ "$mode" = test ]; then
+  cargo_tool cargo-deny 0.20.2
+  cargo_tool cargo-fuzz 0.13.2
+fi
+
 if [ "$mode" = test ] && [ -f "$root/tests/e2e/package-lock.json" ]; then
   stamp="$root/tests/e2e/node_modules/.package-lock.json"
   if [ ! -f "$stamp" ] || [ "$root/tests/e2e/package-lock.json" -nt "$stamp" ]; then

@@ -21,6 +21,9 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo clippy --locked -p cloud-otp-core --target wasm32-unknown-unknown -- -D warnings
 cargo clippy --locked -p cloud-otp-web --target wasm32-unknown-unknown --all-targets -- -D warnings
 
+stage "dependency policy (deny.toml; advisories need the network and are not checked)"
+cargo deny --offline check licenses bans sources
+
 stage "core, server (SQLite and PostgreSQL) and doc tests"
 cargo test --locked --workspace
 
@@ -31,5 +34,8 @@ crates/web/run-browser-tests.sh target/debug/cloud-otp
 stage "web app build (Trunk) and end-to-end tests in headless Chromium"
 trunk build --release --offline --locked
 CLOUD_OTP_BIN=target/debug/cloud-otp CLOUD_OTP_DIST=dist tests/e2e/run.sh
+
+stage "fuzzing, 20 seconds per target"
+scripts/fuzz.sh 20
 
 stage "all tests passed"

@@ -74,6 +74,13 @@ for (const kind of ['desktop', 'mobile']) {
       assert.equal(typeof pass.pass, 'string');
       assert.ok(Date.parse(pass.expiresAt) > Date.now(), 'the pass expires in the future');
       await screen(page, 'success');
+      // Only IndexedDB holds the device key, as a non-extractable CryptoKey: nothing secret (or
+      // anything at all) is written to localStorage, sessionStorage or cookies (issue 8).
+      const kept = await page.evaluate(() => ({
+        local: Object.keys(localStorage), session: Object.keys(sessionStorage), cookie: document.cookie,
+      }));
+      assert.deepEqual(kept, { local: [], session: [], cookie: '' });
+      assert.deepEqual(await context.cookies(), []);
       await context.close();
     });
 

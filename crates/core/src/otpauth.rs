@@ -129,7 +129,7 @@ impl KeyUri {
             let value = decode(value)?;
             match key {
                 "secret" => secret = Some(Secret::from_base32(&value)?),
-                "issuer" => issuer = Some(value),
+                "issuer" => issuer = Some(value.trim().to_string()),
                 "algorithm" => algorithm = value.parse()?,
                 "digits" => digits = Digits::new(number(&value, "digits is not a number")?)?,
                 "period" => period = Some(Step::new(number(&value, "period is not a number")?)?),

@@ -151,3 +151,12 @@ fn secrets_never_print() {
     let code = cloud_otp_core::hotp(Algorithm::Sha1, &s, 1, Digits::SIX);
     assert!(!format!("{code:?}").contains(&code.to_string()));
 }
+
+#[test]
+fn otpauth_issuer_with_spaces_round_trips() {
+    // Found by fuzzing (fuzz/): the issuer parameter was not trimmed like the label's issuer,
+    // so a URI with " x" as issuer parsed, but its own `to_uri` output did not.
+    let k = KeyUri::parse("otpauth://totp/a?secret=GEZDGNBVGY3TQOJQ&issuer=%20x").unwrap();
+    assert_eq!(k.issuer.as_deref(), Some("x"));
+    assert_eq!(KeyUri::parse(&k.to_uri()).unwrap(), k);
+}

@@ -8,12 +8,13 @@ use cloud_otp_core::otpauth::{KeyUri, Kind};
 use cloud_otp_core::{Outcome, Secret, verify_with_secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 
 use crate::clock::{db_ms, parse_rfc3339, rfc3339};
 use crate::crypto::{random_bytes, random_digits, random_id, random_token, token_hash};
 use crate::error::{ApiError, DeviceView};
-use crate::http::{ApiJson, ApiQuery, Institution, OptionalJson, UserPath, check_origin};
+use crate::http::{
+    ApiJson, ApiQuery, ClientIp, Institution, OptionalJson, UserPath, check_origin, parse_json,
+};
 use crate::storage::{
     AuditEvent, Committed, DeviceRecord, NewDevice, NewPass, Registered, Registration,
     SessionRecord, UserRecord, VerifyCommit,
@@ -135,12 +136,11 @@ pub struct DeviceRequest {
 /// `POST /v1/devices`: registers this browser as the user's device.
 pub async fn register_device(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     ApiJson(req): ApiJson<DeviceRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let secret = device_secret(&req.secret)?;
-    let fingerprint = Fingerprint::parse(&req.fingerprint)?;
-    let label = Label::parse(&req.label)?;
+    let (secret, fingerprint, label) = req.checked()?;
     let now = state.now();
     let (tenant_id, user_id, activation_attempts) = match (
         &req.session,
@@ -154,6 +154,13 @@ pub async fn register_device(
             (session.tenant_id, session.user_id, None)
         }
         (None, Some(customer), Some(user), Some(code)) => {
+            // Counted before anything is looked up, so that probing customer codes and user
+            // IDs costs attempts too.
+            if let Err(retry_after_secs) = state.activation_limiter.check(ip, state.clock.now_ms())
+            {
+                tracing::warn!(%ip, "activation attempts rate limited");
+                return Err(ApiError::RateLimited { retry_after_secs });
+            }
             let customer = CustomerCode::parse(customer)?;
             let user = UserId::parse(user)?;
             let code = ActivationCode::parse(code)?;
@@ -261,10 +268,10 @@ async fn check_activation(
         if now >= rec.expires_ms {
             return Err(ApiError::ActivationExpired);
         }
-        let given = state
+        if state
             .crypto
-            .activation_hash(tenant_id, user_id, code.as_str());
-        if bool::from(given.as_bytes().ct_eq(rec.code_hash.as_bytes())) {
+            .activation_matches(tenant_id, user_id, code.as_str(), &rec.code_hash)
+        {
             return Ok(rec.attempts);
         }
         let left = u32::try_from(ACTIVATION_MAX_ATTEMPTS - rec.attempts - 1).unwrap_or(0);
@@ -307,9 +314,7 @@ pub async fn verify(
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> ApiResult<Json<Value>> {
     // Malformed input is refused before anything is read or counted.
-    let code = OtpCode::parse(&req.code)?;
-    let device_id = DeviceId::parse(&req.device_id)?;
-    let fingerprint = Fingerprint::parse(&req.fingerprint)?;
+    let (code, device_id, fingerprint) = req.checked()?;
     let now = state.now();
     let (session_hash, session) = usable_session(&state, &req.session, now).await?;
     check_origin(&state, &headers, &session.tenant_id).await?;
@@ -380,7 +385,7 @@ async fn run_verification(
     let now_secs = u64::try_from(now / 1000).unwrap_or(0);
     for _ in 0..MAX_ROUNDS {
         let user = state
-            .storage
+            .batches
             .user(tenant_id, user_id)
             .await?
             .ok_or(ApiError::NotRegistered)?;
@@ -394,8 +399,8 @@ async fn run_verification(
             let same = device.id == device_id && device.fingerprint.as_deref() == Some(fingerprint);
             if !same {
                 state
-                    .storage
-                    .audit(&audit("unapproved_device", &device.label))
+                    .batches
+                    .audit(audit("unapproved_device", &device.label))
                     .await?;
                 return Err(ApiError::UnapprovedDevice {
                     device: device_view(device),
@@ -403,7 +408,7 @@ async fn run_verification(
             }
         }
         if user.state.locked {
-            state.storage.audit(&audit("locked", &device.label)).await?;
+            state.batches.audit(audit("locked", &device.label)).await?;
             return Err(ApiError::Locked);
         }
         let secret = state.crypto.open_secret(&device.id, &device.secret_enc)?;
@@ -452,8 +457,8 @@ async fn run_verification(
             }
             Outcome::Replayed => {
                 state
-                    .storage
-                    .audit(&audit("replayed", &device.label))
+                    .batches
+                    .audit(audit("replayed", &device.label))
                     .await?;
                 return Err(ApiError::Replayed);
             }
@@ -470,7 +475,7 @@ async fn run_verification(
             audit: events,
             now_ms: now,
         };
-        match state.storage.commit_verification(&commit).await? {
+        match state.batches.commit(commit).await? {
             Committed::Done => return result.map(|step| Verified { step, pass }),
             Committed::Conflict => continue,
             Committed::SessionGone => return Err(ApiError::InvalidSession),
@@ -495,8 +500,7 @@ pub async fn open_session(
     Institution(tenant): Institution,
     ApiJson(req): ApiJson<SessionRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let user = UserId::parse(&req.user_id)?;
-    let purpose = Purpose::parse(&req.purpose)?;
+    let (user, purpose) = req.checked()?;
     let now = state.now();
     let token = random_token();
     let record = SessionRecord {
@@ -574,8 +578,7 @@ pub async fn check(
     Institution(tenant): Institution,
     ApiJson(req): ApiJson<CheckRequest>,
 ) -> ApiResult<Json<Value>> {
-    let user = UserId::parse(&req.user_id)?;
-    let code = OtpCode::parse(&req.code)?;
+    let (user, code) = req.checked()?;
     let now = state.now();
     let verified =
         run_verification(&state, &tenant.id, user.as_str(), &code, Via::Check, now).await?;
@@ -741,23 +744,7 @@ pub async fn audit(
     Institution(tenant): Institution,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
-    let user = match q.user_id.as_deref().filter(|u| !u.is_empty()) {
-        Some(u) => Some(UserId::parse(u)?),
-        None => None,
-    };
-    let since = match q.since.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => parse_rfc3339(s)
-            .ok_or_else(|| ApiError::BadRequest("since must be an RFC 3339 timestamp".into()))?,
-        None => 0,
-    };
-    let limit = match q.limit.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => s
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| ApiError::BadRequest("limit must be 1 to 1000".into()))?,
-        None => 100,
-    };
+    let (user, since, limit) = q.checked()?;
     let events = state
         .storage
         .audit_events(&tenant.id, user.as_ref().map(UserId::as_str), since, limit)
@@ -783,4 +770,198 @@ impl AppState {
     pub(crate) fn now(&self) -> i64 {
         db_ms(self.clock.now_ms())
     }
+}
+
+impl DeviceRequest {
+    /// The device fields, checked (malformed input is refused before anything is read).
+    fn checked(&self) -> ApiResult<(Secret, Fingerprint, Label)> {
+        Ok((
+            device_secret(&self.secret)?,
+            Fingerprint::parse(&self.fingerprint)?,
+            Label::parse(&self.label)?,
+        ))
+    }
+}
+
+impl VerifyRequest {
+    /// The fields, checked (malformed input is refused before anything is read or counted).
+    fn checked(&self) -> ApiResult<(OtpCode, DeviceId, Fingerprint)> {
+        Ok((
+            OtpCode::parse(&self.code)?,
+            DeviceId::parse(&self.device_id)?,
+            Fingerprint::parse(&self.fingerprint)?,
+        ))
+    }
+}
+
+impl SessionRequest {
+    /// The fields, checked.
+    fn checked(&self) -> ApiResult<(UserId, Purpose)> {
+        Ok((
+            UserId::parse(&self.user_id)?,
+            Purpose::parse(&self.purpose)?,
+        ))
+    }
+}
+
+impl CheckRequest {
+    /// The fields, checked.
+    fn checked(&self) -> ApiResult<(UserId, OtpCode)> {
+        Ok((UserId::parse(&self.user_id)?, OtpCode::parse(&self.code)?))
+    }
+}
+
+impl AuditQuery {
+    /// The filter: user (empty = all), since (Unix ms, default 0), limit (1 to 1000, default
+    /// 100).
+    fn checked(&self) -> ApiResult<(Option<UserId>, i64, i64)> {
+        let user = match self.user_id.as_deref().filter(|u| !u.is_empty()) {
+            Some(u) => Some(UserId::parse(u)?),
+            None => None,
+        };
+        let since = match self.since.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => parse_rfc3339(s).ok_or_else(|| {
+                ApiError::BadRequest("since must be an RFC 3339 timestamp".into())
+            })?,
+            None => 0,
+        };
+        let limit = match self.limit.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => s
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| ApiError::BadRequest("limit must be 1 to 1000".into()))?,
+            None => 100,
+        };
+        Ok((user, since, limit))
+    }
+}
+
+// ----- request parsing without a server -----
+
+/// The JSON request bodies of the API, one per endpoint that takes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestBody {
+    /// `POST /v1/status`.
+    Status,
+    /// `POST /v1/devices`.
+    Devices,
+    /// `POST /v1/verify`.
+    Verify,
+    /// `POST /v1/sessions`.
+    Sessions,
+    /// `POST /v1/siteverify`.
+    Siteverify,
+    /// `POST /v1/check`.
+    Check,
+    /// `POST /v1/users/{user_id}/activation`.
+    Activation,
+    /// `POST /v1/users/{user_id}/authenticator`.
+    Authenticator,
+    /// `POST /v1/users/{user_id}/unlock`.
+    Unlock,
+}
+
+impl RequestBody {
+    /// Every request body.
+    pub const ALL: [RequestBody; 9] = [
+        RequestBody::Status,
+        RequestBody::Devices,
+        RequestBody::Verify,
+        RequestBody::Sessions,
+        RequestBody::Siteverify,
+        RequestBody::Check,
+        RequestBody::Activation,
+        RequestBody::Authenticator,
+        RequestBody::Unlock,
+    ];
+}
+
+/// Parses `bytes` as the endpoint's handler does before it touches the database: the JSON
+/// into the request type (unknown fields refused), then the fields through their checked
+/// types, with the handler's own code. It gives the fuzz targets (fuzz/) and tests the request
+/// types without a server; the answer is the error the handler would send, or `Ok` when the
+/// request would reach the database.
+///
+/// ```
+/// use cloud_otp_server::api::{RequestBody, parse_body};
+/// assert!(parse_body(RequestBody::Check, br#"{"user_id":"u1","code":"123456"}"#).is_ok());
+/// let err = parse_body(RequestBody::Check, br#"{"user_id":"u1","code":"12345"}"#).unwrap_err();
+/// assert_eq!(err.code().0, "bad_request");
+/// assert!(parse_body(RequestBody::Unlock, b"").is_ok());
+/// ```
+pub fn parse_body(kind: RequestBody, bytes: &[u8]) -> ApiResult<()> {
+    match kind {
+        RequestBody::Status => {
+            let req: StatusRequest = parse_json(bytes)?;
+            Token::parse(&req.session).map_err(|_| ApiError::InvalidSession)?;
+        }
+        RequestBody::Devices => {
+            let req: DeviceRequest = parse_json(bytes)?;
+            req.checked()?;
+            match (
+                &req.session,
+                &req.customer_code,
+                &req.user_id,
+                &req.activation_code,
+            ) {
+                (Some(token), None, None, None) => {
+                    Token::parse(token).map_err(|_| ApiError::InvalidSession)?;
+                }
+                (None, Some(customer), Some(user), Some(code)) => {
+                    CustomerCode::parse(customer)?;
+                    UserId::parse(user)?;
+                    ActivationCode::parse(code)?;
+                }
+                _ => {
+                    return Err(ApiError::BadRequest(
+                        "neither session nor activation".into(),
+                    ));
+                }
+            }
+        }
+        RequestBody::Verify => {
+            let req: VerifyRequest = parse_json(bytes)?;
+            req.checked()?;
+            Token::parse(&req.session).map_err(|_| ApiError::InvalidSession)?;
+        }
+        RequestBody::Sessions => {
+            parse_json::<SessionRequest>(bytes)?.checked()?;
+        }
+        RequestBody::Siteverify => {
+            // An unusable pass is a 200 with success false, not an error.
+            parse_json::<SiteverifyRequest>(bytes)?;
+        }
+        RequestBody::Check => {
+            parse_json::<CheckRequest>(bytes)?.checked()?;
+        }
+        RequestBody::Activation if !bytes.is_empty() => {
+            parse_json::<ActivationRequest>(bytes)?;
+        }
+        RequestBody::Authenticator if !bytes.is_empty() => {
+            parse_json::<AuthenticatorRequest>(bytes)?;
+        }
+        RequestBody::Unlock if !bytes.is_empty() => {
+            parse_json::<UnlockRequest>(bytes)?;
+        }
+        RequestBody::Activation | RequestBody::Authenticator | RequestBody::Unlock => {}
+    }
+    Ok(())
+}
+
+/// Parses the query string of `GET /v1/audit` as its handler does (see [`parse_body`]).
+///
+/// ```
+/// use cloud_otp_server::api::parse_audit_query;
+/// assert!(parse_audit_query("user_id=u1&limit=50").is_ok());
+/// assert!(parse_audit_query("limit=0").is_err());
+/// assert!(parse_audit_query("color=red").is_err());
+/// ```
+pub fn parse_audit_query(query: &str) -> ApiResult<()> {
+    let uri: axum::http::Uri = format!("/v1/audit?{query}")
+        .parse()
+        .map_err(|_| ApiError::BadRequest("invalid request line".into()))?;
+    let axum::extract::Query(q) = axum::extract::Query::<AuditQuery>::try_from_uri(&uri)
+        .map_err(|_| ApiError::BadRequest("invalid query string".into()))?;
+    q.checked().map(drop)
 }

@@ -1,4 +1,5 @@
-//! The `cloud-otp` operator command: `serve`, `tenant create|list`, `user show|unlock`.
+//! The `cloud-otp` operator command: `serve`, `tenant create|list`, `user show|unlock`,
+//! `rotate-master-key`.
 //! Results go to standard output (an API key alone on the last line), logs to standard error.
 
 use std::io::Write;
@@ -12,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use crate::clock::{Clock, SystemClock, db_ms, rfc3339};
-use crate::crypto::{Crypto, KEY_ENV, MasterKey};
+use crate::crypto::{Crypto, EXTRA_KEYS_ENV, KEY_ENV, KEY_FILE, MasterKey};
 use crate::storage::Storage;
 use crate::validate::{CustomerCode, Origin, TenantName, UserId};
 use crate::{AppState, Config, app, demo};
@@ -38,6 +39,13 @@ enum Command {
     /// Looks at and unlocks trainees.
     #[command(subcommand)]
     User(UserCommand),
+    /// Re-encrypts every device secret under the master key in CLOUD_OTP_MASTER_KEY, opening
+    /// them with the keys in CLOUD_OTP_EXTRA_MASTER_KEYS, while servers keep running; see
+    /// docs/security.md for the whole procedure.
+    RotateMasterKey {
+        #[command(flatten)]
+        db: Database,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -62,8 +70,11 @@ struct ServeArgs {
     #[arg(long, default_value = "dist")]
     dist: PathBuf,
     /// Requests per minute per client address on the public endpoints (0 = unlimited).
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, env = "CLOUD_OTP_RATE_LIMIT", default_value_t = 300)]
     rate_limit: u32,
+    /// Activation-code attempts per hour per client address (0 = unlimited).
+    #[arg(long, env = "CLOUD_OTP_ACTIVATION_RATE_LIMIT", default_value_t = 30)]
+    activation_rate_limit: u32,
     /// Take client addresses from X-Forwarded-For (only behind a trusted reverse proxy).
     #[arg(long)]
     trust_forwarded_for: bool,
@@ -128,6 +139,8 @@ enum CliError {
     Crypto(#[from] crate::crypto::CryptoError),
     #[error(transparent)]
     Demo(#[from] demo::DemoError),
+    #[error(transparent)]
+    Rotate(#[from] crate::rotate::RotateError),
     #[error("{0}")]
     Input(String),
     #[error("{0}: {1}")]
@@ -251,6 +264,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             });
             say(&[view.to_string()])
         }
+        Command::RotateMasterKey { db } => rotate(&db).await,
         Command::User(UserCommand::Unlock {
             customer_code,
             user_id,
@@ -272,6 +286,39 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
     }
+}
+
+/// The keys of CLOUD_OTP_EXTRA_MASTER_KEYS (none when unset).
+fn extra_keys() -> Result<Vec<MasterKey>, CliError> {
+    let text = std::env::var(EXTRA_KEYS_ENV).unwrap_or_default();
+    Ok(MasterKey::parse_list(&text)?)
+}
+
+/// `rotate-master-key`: the new key is the primary one (CLOUD_OTP_MASTER_KEY, or the key file
+/// when the variable is unset, never created here), the extra keys open the old secrets.
+async fn rotate(db: &Database) -> Result<(), CliError> {
+    let data_dir = data_dir();
+    let master = match std::env::var(KEY_ENV) {
+        Ok(text) => MasterKey::from_hex(&text)?,
+        Err(_) if data_dir.join(KEY_FILE).is_file() => MasterKey::load_or_create(None, &data_dir)?,
+        Err(_) => {
+            return Err(CliError::Input(format!(
+                "no master key: set {KEY_ENV} to the new key and {EXTRA_KEYS_ENV} to the old one"
+            )));
+        }
+    };
+    let crypto = Crypto::with_others(&master, &extra_keys()?);
+    drop(master);
+    let storage = open(db).await?;
+    let result = crate::rotate::rotate_master_key(&storage, &crypto).await;
+    storage.close().await;
+    let done = result?;
+    say(&[format!(
+        "Re-encrypted {} device secrets under the new master key ({} already were). Servers \
+         may drop the old key from {EXTRA_KEYS_ENV} once the activation codes issued before \
+         now have expired (3 days) or been reissued.",
+        done.resealed, done.already
+    )])
 }
 
 async fn find_user(
@@ -316,9 +363,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let storage = open(&args.db).await?;
     let env_key = std::env::var(KEY_ENV).ok();
     let master = MasterKey::load_or_create(env_key.as_deref(), &data_dir)?;
-    let crypto = Crypto::new(&master);
+    let crypto = Crypto::with_others(&master, &extra_keys()?);
     drop(master);
-    storage.ensure_key_check(crypto.key_check()).await?;
+    crate::rotate::ensure_key_ring(&storage, &crypto).await?;
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -329,6 +376,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let base_url = public_url(addr);
     let config = Config {
         rate_limit_per_minute: args.rate_limit,
+        activation_limit_per_hour: args.activation_rate_limit,
         trust_forwarded_for: args.trust_forwarded_for,
         dist_dir: args.dist.clone(),
         ..Config::default()

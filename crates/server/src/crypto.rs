@@ -13,6 +13,7 @@ use cloud_otp_core::Secret;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 /// The name of the key file in the data directory.
@@ -20,6 +21,10 @@ pub const KEY_FILE: &str = "master.key";
 
 /// The environment variable holding the master key as 64 hexadecimal digits.
 pub const KEY_ENV: &str = "CLOUD_OTP_MASTER_KEY";
+
+/// The environment variable holding more master keys, comma-separated, that open secrets but
+/// never seal them: the other keys of a rotation in progress (docs/security.md).
+pub const EXTRA_KEYS_ENV: &str = "CLOUD_OTP_EXTRA_MASTER_KEYS";
 
 /// Why the master key or a stored secret could not be used. Never contains key material.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +43,14 @@ pub enum CryptoError {
     /// A stored device secret does not decrypt: wrong master key or tampered row.
     #[error("a stored device secret could not be decrypted")]
     Decrypt,
+    /// A stored device secret is sealed under a master key this server does not have: a
+    /// rotation (docs/security.md) reached this database before this server was restarted
+    /// with the new key.
+    #[error(
+        "a stored device secret is sealed under master key id {0}, which this server does \
+         not have: restart it with the new key in CLOUD_OTP_MASTER_KEY or CLOUD_OTP_EXTRA_MASTER_KEYS"
+    )]
+    UnknownKey(String),
 }
 
 /// The server's 32-byte master key; every other key is derived from it (RFC 5869 HKDF).
@@ -94,6 +107,26 @@ impl MasterKey {
     }
 }
 
+impl MasterKey {
+    /// Parses a comma-separated list of keys (as in CLOUD_OTP_EXTRA_MASTER_KEYS); empty
+    /// entries are skipped.
+    ///
+    /// ```
+    /// use cloud_otp_server::crypto::MasterKey;
+    /// let two = format!("{}, {}", "ab".repeat(32), "cd".repeat(32));
+    /// assert_eq!(MasterKey::parse_list(&two).unwrap().len(), 2);
+    /// assert!(MasterKey::parse_list("").unwrap().is_empty());
+    /// assert!(MasterKey::parse_list("abcd").is_err());
+    /// ```
+    pub fn parse_list(text: &str) -> Result<Vec<Self>, CryptoError> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(Self::from_hex)
+            .collect()
+    }
+}
+
 /// Creates `path` readable by its owner only (0600) and writes `contents`; fails if it exists,
 /// so two servers starting at once cannot overwrite each other's key.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
@@ -109,11 +142,75 @@ pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-/// The keys derived from the master key and the operations that use them.
-pub struct Crypto {
+/// The keys derived from one master key.
+struct KeySet {
+    /// Names the master key in each ciphertext it sealed (not secret: an HKDF output).
+    id: String,
     cipher: Aes256Gcm,
     pepper: Zeroizing<[u8; 32]>,
     check: String,
+}
+
+impl KeySet {
+    fn derive(master: &MasterKey) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(b"cloud-otp"), master.0.as_ref());
+        let derive = |info: &[u8]| {
+            let mut out = Zeroizing::new([0u8; 32]);
+            // 32 bytes is far below HKDF-SHA-256's limit of 255 * 32 (RFC 5869 section 2.3).
+            hk.expand(info, out.as_mut()).unwrap_or_default();
+            out
+        };
+        let enc = derive(b"device secrets v1");
+        let pepper = derive(b"activation codes v1");
+        let check = hex::encode(derive(b"key check v1").as_ref());
+        let id = hex::encode(&derive(b"key id v1")[..8]);
+        let cipher = Aes256Gcm::new(enc.as_ref().into());
+        KeySet {
+            id,
+            cipher,
+            pepper,
+            check,
+        }
+    }
+
+    fn open(&self, device_id: &str, bytes: &[u8]) -> Option<Secret> {
+        if bytes.len() < 12 {
+            return None;
+        }
+        let (nonce, ct) = bytes.split_at(12);
+        let payload = Payload {
+            msg: ct,
+            aad: device_id.as_bytes(),
+        };
+        let plain = self
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), payload)
+            .ok()?;
+        Secret::new(plain).ok()
+    }
+
+    fn activation_hash(&self, tenant_id: &str, user_id: &str, code: &str) -> String {
+        // Keys of any length are accepted by HMAC (RFC 2104 section 2).
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(self.pepper.as_ref()) else {
+            return String::new();
+        };
+        for field in [tenant_id, user_id, code] {
+            mac.update(&(field.len() as u64).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// The keys derived from the master key and the operations that use them.
+///
+/// During a master-key rotation a server holds a key ring: the primary key seals new secrets
+/// and hashes new activation codes; the other keys (the one being retired, or the next one
+/// before every server has it) still open secrets and check activation codes. Each sealed
+/// secret names its key, so opening one never has to guess.
+pub struct Crypto {
+    primary: KeySet,
+    others: Vec<KeySet>,
 }
 
 impl std::fmt::Debug for Crypto {
@@ -125,33 +222,56 @@ impl std::fmt::Debug for Crypto {
 impl Crypto {
     /// Derives the device-secret key, the activation-code pepper and the key check value.
     pub fn new(master: &MasterKey) -> Self {
-        let hk = Hkdf::<Sha256>::new(Some(b"cloud-otp"), master.0.as_ref());
-        let derive = |info: &[u8]| {
-            let mut out = Zeroizing::new([0u8; 32]);
-            // 32 bytes is far below HKDF-SHA-256's limit of 255 * 32 (RFC 5869 section 2.3).
-            hk.expand(info, out.as_mut()).unwrap_or_default();
-            out
-        };
-        let enc = derive(b"device secrets v1");
-        let pepper = derive(b"activation codes v1");
-        let check = hex::encode(derive(b"key check v1").as_ref());
-        let cipher = Aes256Gcm::new(enc.as_ref().into());
-        Crypto {
-            cipher,
-            pepper,
-            check,
+        Self::with_others(master, &[])
+    }
+
+    /// A key ring: `primary` seals, every key opens (see the type's documentation).
+    ///
+    /// ```
+    /// use cloud_otp_core::Secret;
+    /// use cloud_otp_server::crypto::{Crypto, MasterKey};
+    /// let (old, new) = (MasterKey::generate(), MasterKey::generate());
+    /// let s = Secret::new(vec![7; 20]).unwrap();
+    /// let sealed_old = Crypto::new(&old).seal_secret("d1", &s);
+    /// let ring = Crypto::with_others(&new, &[old]);
+    /// assert_eq!(ring.open_secret("d1", &sealed_old).unwrap(), s);
+    /// assert!(!ring.is_sealed_with_primary(&sealed_old));
+    /// assert!(ring.is_sealed_with_primary(&ring.seal_secret("d1", &s)));
+    /// assert!(Crypto::new(&new).open_secret("d1", &sealed_old).is_err());
+    /// ```
+    pub fn with_others(primary: &MasterKey, others: &[MasterKey]) -> Self {
+        let primary = KeySet::derive(primary);
+        let mut ring: Vec<KeySet> = Vec::new();
+        for key in others {
+            let set = KeySet::derive(key);
+            if set.id != primary.id && ring.iter().all(|k| k.id != set.id) {
+                ring.push(set);
+            }
         }
+        Crypto {
+            primary,
+            others: ring,
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &KeySet> {
+        std::iter::once(&self.primary).chain(self.others.iter())
     }
 
     /// A value that identifies the master key without revealing it; stored in the database so
     /// a server started with another key refuses to run instead of failing every verification.
     pub fn key_check(&self) -> &str {
-        &self.check
+        &self.primary.check
+    }
+
+    /// The check values of every key in the ring, the primary first.
+    pub fn key_checks(&self) -> Vec<&str> {
+        self.keys().map(|k| k.check.as_str()).collect()
     }
 
     /// Encrypts a device secret with a random 96-bit nonce; the device id is the associated
     /// data, so a ciphertext copied to another device's row does not decrypt.
-    /// Returns base64(nonce || ciphertext || tag).
+    /// Returns `KEY_ID:base64(nonce || ciphertext || tag)`, where KEY_ID names the primary key.
     pub fn seal_secret(&self, device_id: &str, secret: &Secret) -> String {
         let mut nonce = [0u8; 12];
         OsRng.fill_bytes(&mut nonce);
@@ -161,15 +281,24 @@ impl Crypto {
         };
         // Encryption of a short message with a valid key and nonce cannot fail.
         let ct = self
+            .primary
             .cipher
             .encrypt(Nonce::from_slice(&nonce), payload)
             .unwrap_or_default();
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
-        STANDARD.encode(out)
+        format!("{}:{}", self.primary.id, STANDARD.encode(out))
     }
 
-    /// Decrypts what [`Crypto::seal_secret`] produced for the same device id.
+    /// Whether `sealed` is sealed under the primary key (what a rotation leaves everywhere).
+    pub fn is_sealed_with_primary(&self, sealed: &str) -> bool {
+        sealed
+            .split_once(':')
+            .is_some_and(|(id, _)| id == self.primary.id)
+    }
+
+    /// Decrypts what [`Crypto::seal_secret`] produced for the same device id, with the key the
+    /// ciphertext names. Ciphertexts from before key ids (bare base64) are tried with each key.
     ///
     /// ```
     /// use cloud_otp_core::Secret;
@@ -181,20 +310,24 @@ impl Crypto {
     /// assert!(c.open_secret("dev2", &sealed).is_err());
     /// ```
     pub fn open_secret(&self, device_id: &str, sealed: &str) -> Result<Secret, CryptoError> {
-        let bytes = STANDARD.decode(sealed).map_err(|_| CryptoError::Decrypt)?;
-        if bytes.len() < 12 {
-            return Err(CryptoError::Decrypt);
-        }
-        let (nonce, ct) = bytes.split_at(12);
-        let payload = Payload {
-            msg: ct,
-            aad: device_id.as_bytes(),
+        let (key_id, text) = match sealed.split_once(':') {
+            Some((id, text)) => (Some(id), text),
+            None => (None, sealed),
         };
-        let plain = self
-            .cipher
-            .decrypt(Nonce::from_slice(nonce), payload)
-            .map_err(|_| CryptoError::Decrypt)?;
-        Secret::new(plain).map_err(|_| CryptoError::Decrypt)
+        let bytes = STANDARD.decode(text).map_err(|_| CryptoError::Decrypt)?;
+        match key_id {
+            Some(id) => {
+                let key = self
+                    .keys()
+                    .find(|k| k.id == id)
+                    .ok_or_else(|| CryptoError::UnknownKey(id.chars().take(16).collect()))?;
+                key.open(device_id, &bytes).ok_or(CryptoError::Decrypt)
+            }
+            None => self
+                .keys()
+                .find_map(|k| k.open(device_id, &bytes))
+                .ok_or(CryptoError::Decrypt),
+        }
     }
 
     /// A keyed hash of an activation code. Six digits are only a million values, so a plain
@@ -202,15 +335,23 @@ impl Crypto {
     /// for anyone holding only the database. Tenant and user are bound in so a code issued to
     /// one user never matches for another.
     pub fn activation_hash(&self, tenant_id: &str, user_id: &str, code: &str) -> String {
-        // Keys of any length are accepted by HMAC (RFC 2104 section 2).
-        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(self.pepper.as_ref()) else {
-            return String::new();
-        };
-        for field in [tenant_id, user_id, code] {
-            mac.update(&(field.len() as u64).to_be_bytes());
-            mac.update(field.as_bytes());
-        }
-        hex::encode(mac.finalize().into_bytes())
+        self.primary.activation_hash(tenant_id, user_id, code)
+    }
+
+    /// Whether `code` is the activation code whose hash is `stored`, under any key of the
+    /// ring (a code issued before a rotation stays usable while the old key is kept).
+    /// Compares in constant time.
+    pub fn activation_matches(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        code: &str,
+        stored: &str,
+    ) -> bool {
+        self.keys().fold(false, |found, k| {
+            let given = k.activation_hash(tenant_id, user_id, code);
+            found | bool::from(given.as_bytes().ct_eq(stored.as_bytes()))
+        })
     }
 }
 

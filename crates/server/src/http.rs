@@ -10,7 +10,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -89,7 +89,8 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     })
 }
 
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// Parses a JSON body into a request type, as every JSON handler does.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(describe_json_error(&e)))
 }
 
@@ -170,8 +171,8 @@ impl FromRequestParts<AppState> for Institution {
         }
         let key = Token::parse(key.trim()).map_err(|_| ApiError::Unauthorized)?;
         let tenant = state
-            .storage
-            .tenant_by_key_hash(&token_hash(key.as_str()))
+            .keys
+            .tenant(&state.storage, &token_hash(key.as_str()))
             .await?
             .ok_or(ApiError::Unauthorized)?;
         Ok(Institution(tenant))
@@ -254,20 +255,37 @@ pub async fn check_origin(
     }
 }
 
-/// A fixed-window request counter per client address: at most `per_minute` requests in each
-/// clock minute. The table is cleared when the minute changes, so it never outgrows one
-/// minute's clients.
+/// A fixed-window request counter per client address: at most `limit` requests in each
+/// window (a clock minute for the public endpoints, a clock hour for activation attempts).
+/// The table is cleared when the window changes, so it never outgrows one window's clients.
 #[derive(Debug)]
 pub struct RateLimiter {
-    per_minute: u32,
+    limit: u32,
+    window_ms: u64,
     window: Mutex<(u64, HashMap<IpAddr, u32>)>,
 }
 
 impl RateLimiter {
-    /// A limiter; `per_minute` 0 turns limiting off.
+    /// A limiter of `per_minute` requests per clock minute; 0 turns limiting off.
     pub fn new(per_minute: u32) -> Self {
+        Self::per_window(per_minute, 60_000)
+    }
+
+    /// A limiter of `limit` requests per window of `window_ms` milliseconds (at least 1);
+    /// `limit` 0 turns limiting off.
+    ///
+    /// ```
+    /// use cloud_otp_server::http::RateLimiter;
+    /// let hourly = RateLimiter::per_window(1, 3_600_000);
+    /// let ip = [10, 0, 0, 1].into();
+    /// assert!(hourly.check(ip, 0).is_ok());
+    /// assert_eq!(hourly.check(ip, 600_000), Err(3_000));
+    /// assert!(hourly.check([10, 0, 0, 2].into(), 600_000).is_ok());
+    /// ```
+    pub fn per_window(limit: u32, window_ms: u64) -> Self {
         RateLimiter {
-            per_minute,
+            limit,
+            window_ms: window_ms.max(1),
             window: Mutex::new((0, HashMap::new())),
         }
     }
@@ -284,10 +302,10 @@ impl RateLimiter {
     /// assert!(limiter.check(ip, 120_000).is_ok());
     /// ```
     pub fn check(&self, ip: IpAddr, now_ms: u64) -> Result<(), u64> {
-        if self.per_minute == 0 {
+        if self.limit == 0 {
             return Ok(());
         }
-        let index = now_ms / 60_000;
+        let index = now_ms / self.window_ms;
         let mut guard = self
             .window
             .lock()
@@ -298,8 +316,8 @@ impl RateLimiter {
             counts.clear();
         }
         let count = counts.entry(ip).or_insert(0);
-        if *count >= self.per_minute {
-            let wait_ms = (index + 1) * 60_000 - now_ms;
+        if *count >= self.limit {
+            let wait_ms = (index + 1) * self.window_ms - now_ms;
             return Err(wait_ms.div_ceil(1000).max(1));
         }
         *count += 1;
@@ -310,9 +328,12 @@ impl RateLimiter {
 /// The client's address: the TCP peer, or with `trust_forwarded_for` the last address in
 /// X-Forwarded-For (the one the trusted proxy added).
 fn client_ip(state: &AppState, req: &Request) -> IpAddr {
+    client_ip_of(state, req.headers(), req.extensions())
+}
+
+fn client_ip_of(state: &AppState, headers: &HeaderMap, extensions: &Extensions) -> IpAddr {
     if state.config.trust_forwarded_for {
-        let forwarded = req
-            .headers()
+        let forwarded = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
@@ -321,10 +342,26 @@ fn client_ip(state: &AppState, req: &Request) -> IpAddr {
             return ip;
         }
     }
-    req.extensions()
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// The client's address as a handler argument, judged as the rate limiter judges it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(ClientIp(client_ip_of(
+            state,
+            &parts.headers,
+            &parts.extensions,
+        )))
+    }
 }
 
 /// Rate limiting of the public endpoints: 429 rate_limited with Retry-After.

@@ -2,9 +2,10 @@
 //! service from an [`AppState`], so tests drive it in-process and over a real socket alike.
 //!
 //! Layout: `api` (handlers of the HTTP contract), `http` (extractors and middleware),
-//! `storage` (SQLite and PostgreSQL), `crypto` (secrets at rest), `validate` (checked input),
-//! `clock` (injected time), `statics` (dist/), `demo` (the demo training site), `cli` (the
-//! `cloud-otp` binary).
+//! `storage` (SQLite and PostgreSQL), `batch` (batched SQLite reads and writes), `keycache`
+//! (API-key lookups), `crypto` (secrets at rest), `validate` (checked input), `clock`
+//! (injected time), `statics` (dist/), `demo` (the demo training site), `rotate` (master-key
+//! rotation), `cli` (the `cloud-otp` binary).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,12 +20,15 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 pub mod admin;
 pub mod api;
+pub mod batch;
 pub mod cli;
 pub mod clock;
 pub mod crypto;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod keycache;
+pub mod rotate;
 pub mod statics;
 pub mod storage;
 pub mod validate;
@@ -52,6 +56,11 @@ pub struct Config {
     pub policy: Policy,
     /// Requests per minute per client address on the public endpoints; 0 = unlimited.
     pub rate_limit_per_minute: u32,
+    /// Activation-code attempts (`POST /v1/devices` with an activation code) per hour per
+    /// client address, counted apart from the limit above; 0 = unlimited. Each code already
+    /// allows only 5 wrong tries; this limit stops one address from trying codes, user IDs
+    /// and customer codes across many trainees.
+    pub activation_limit_per_hour: u32,
     /// Take the client address from X-Forwarded-For (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// The built web app.
@@ -63,6 +72,7 @@ impl Default for Config {
         Config {
             policy: Policy::PRODUCT,
             rate_limit_per_minute: 300,
+            activation_limit_per_hour: 30,
             trust_forwarded_for: false,
             dist_dir: PathBuf::from("dist"),
         }
@@ -81,6 +91,9 @@ pub struct AppState {
     /// Settings.
     pub config: Arc<Config>,
     limiter: Arc<http::RateLimiter>,
+    activation_limiter: Arc<http::RateLimiter>,
+    batches: Arc<batch::Batches>,
+    keys: Arc<keycache::KeyCache>,
     demo: Option<Arc<demo::Demo>>,
 }
 
@@ -96,12 +109,20 @@ impl AppState {
     /// The state of a server without the demo.
     pub fn new(storage: Storage, crypto: Crypto, clock: Arc<dyn Clock>, config: Config) -> Self {
         let limiter = Arc::new(http::RateLimiter::new(config.rate_limit_per_minute));
+        let activation_limiter = Arc::new(http::RateLimiter::per_window(
+            config.activation_limit_per_hour,
+            60 * 60 * 1000,
+        ));
+        let batches = Arc::new(batch::Batches::new(storage.clone()));
         AppState {
             storage,
             crypto: Arc::new(crypto),
             clock,
             config: Arc::new(config),
             limiter,
+            activation_limiter,
+            batches,
+            keys: Arc::default(),
             demo: None,
         }
     }

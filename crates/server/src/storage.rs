@@ -484,18 +484,29 @@ impl Storage {
 
     async fn open_sqlite(options: SqliteConnectOptions) -> Result<Storage> {
         // WAL lets readers run beside the one writer; the busy timeout makes writers queue
-        // instead of failing when many verifications arrive at once.
+        // instead of failing when many verifications arrive at once. synchronous=NORMAL in
+        // WAL mode: a commit is written to the WAL file (in the operating system's hands, so
+        // it survives a crash of this process) but not fsynced; only checkpoints fsync.
+        // Checkpoints run in the background (`checkpoints`), not inside whichever commit
+        // crosses the WAL size limit, where they stalled every writer for the length of two
+        // fsyncs (docs/benchmarks.md).
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
+            .pragma("wal_autocheckpoint", "0")
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
+        // No ping before handing out a connection: an embedded file cannot go away like a
+        // server can, and each ping is a round trip to the connection's worker thread, which
+        // cost about a third of a verification's CPU time (docs/benchmarks.md).
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(SQLITE_CONNECTIONS)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
+        tokio::spawn(checkpoints(pool.clone()));
         Ok(Storage::Sqlite(pool))
     }
 
@@ -763,6 +774,42 @@ impl Storage {
         })
     }
 
+    /// Many users at once, in the order of `keys` (tenant, user), each as [`Storage::user`]
+    /// returns it: the group read of [`crate::batch`]. On SQLite one statement reads them
+    /// all (see [`BATCH_USERS_SQL`]); on PostgreSQL, which needs no batching, one by one.
+    pub async fn users(&self, keys: &[(String, String)]) -> Result<Vec<Option<UserRecord>>> {
+        let Storage::Sqlite(pool) = self else {
+            let mut out = Vec::with_capacity(keys.len());
+            for (tenant, user) in keys {
+                out.push(self.user(tenant, user).await?);
+            }
+            return Ok(out);
+        };
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = serde_json::to_string(keys).map_err(|_| StorageError::Corrupt("batch"))?;
+        let mut found = std::collections::HashMap::new();
+        for row in sqlx::query(BATCH_USERS_SQL)
+            .bind(list)
+            .fetch_all(pool)
+            .await?
+        {
+            let key: (String, String) = (row.try_get("tenant_id")?, row.try_get("user_id")?);
+            let record = UserRecord {
+                state: state_from(
+                    row.try_get("last_step")?,
+                    row.try_get("failures")?,
+                    row.try_get("locked")?,
+                )?,
+                version: row.try_get("version")?,
+                device: device_from(&row)?,
+            };
+            found.insert(key, record);
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
     /// Registers a device in one transaction: creates the user if new, refuses if locked,
     /// consumes the activation code if one authorizes it, retires the old device if
     /// `replace`, and writes the audit events.
@@ -939,6 +986,98 @@ impl Storage {
             tx.commit().await?;
             Ok(Committed::Done)
         })
+    }
+
+    /// Writes the outcomes of many code checks and some audit events in one transaction: the
+    /// group commit of [`crate::batch`]. Each check is written only if its user is still at
+    /// its `expected_version`, exactly as [`Storage::commit_verification`] would, and its
+    /// audit events only if it was written. Preconditions (the caller's): no check spends a
+    /// session, and no two checks are for the same user.
+    ///
+    /// On SQLite two statements serve the whole batch ([`BATCH_UPDATE_SQL`] and
+    /// [`BATCH_AUDIT_SQL`]); PostgreSQL, which needs no batching, gets one transaction per
+    /// check.
+    pub async fn commit_checks(
+        &self,
+        checks: &[VerifyCommit],
+        audits: &[AuditEvent],
+    ) -> Result<Vec<Committed>> {
+        let Storage::Sqlite(pool) = self else {
+            let mut out = Vec::with_capacity(checks.len());
+            for c in checks {
+                out.push(self.commit_verification(c).await?);
+            }
+            for e in audits {
+                self.audit(e).await?;
+            }
+            return Ok(out);
+        };
+        if checks.is_empty() && audits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let json = |v: serde_json::Value| v.to_string();
+        let mut tx = pool.begin_write().await?;
+        let mut written = std::collections::HashSet::new();
+        if !checks.is_empty() {
+            let rows: Vec<serde_json::Value> = checks
+                .iter()
+                .map(|c| {
+                    serde_json::json!([
+                        c.tenant_id,
+                        c.user_id,
+                        step_to_db(&c.state),
+                        c.state.failures,
+                        c.state.locked,
+                        c.expected_version
+                    ])
+                })
+                .collect();
+            let rows = sqlx::query(BATCH_UPDATE_SQL)
+                .bind(json(serde_json::Value::Array(rows)))
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in rows {
+                let tenant: String = row.try_get("tenant_id")?;
+                let user: String = row.try_get("user_id")?;
+                written.insert((tenant, user));
+            }
+        }
+        let done = |c: &VerifyCommit| written.contains(&(c.tenant_id.clone(), c.user_id.clone()));
+        let events: Vec<serde_json::Value> = checks
+            .iter()
+            .filter(|c| done(c))
+            .flat_map(|c| c.audit.iter())
+            .chain(audits.iter())
+            .map(|e| {
+                serde_json::json!([
+                    audit_id(e.at_ms),
+                    e.tenant_id,
+                    e.user_id,
+                    e.at_ms,
+                    e.event,
+                    e.outcome,
+                    e.device_label,
+                    e.detail
+                ])
+            })
+            .collect();
+        if !events.is_empty() {
+            sqlx::query(BATCH_AUDIT_SQL)
+                .bind(json(serde_json::Value::Array(events)))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(checks
+            .iter()
+            .map(|c| {
+                if done(c) {
+                    Committed::Done
+                } else {
+                    Committed::Conflict
+                }
+            })
+            .collect())
     }
 
     /// Clears the failure count and the lock; with `revoke_device` also retires the device.
@@ -1187,6 +1326,87 @@ impl Storage {
         })
     }
 }
+
+/// SQLite connections: the group reader and writer, the checkpointer, and a spare for the
+/// occasional other request. Each costs a thread and its own page cache.
+const SQLITE_CONNECTIONS: u32 = 4;
+
+/// How often the SQLite WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// WAL frames (pages) above which the checkpointer also empties the WAL file: 65536 frames,
+/// 256 MiB with 4 KiB pages. Emptying holds writers back (in SQLite's busy handler, which
+/// sleeps in steps of milliseconds) for about 20 ms; at 32 MiB that happened every second at
+/// full load and showed in the 99th percentile (docs/benchmarks.md).
+const WAL_TRUNCATE_FRAMES: i64 = 65536;
+
+/// Copies the WAL into the database file every [`CHECKPOINT_EVERY`] until the pool closes.
+/// PASSIVE first: it never waits for readers or writers, who go on meanwhile. Under a steady
+/// stream of writes a passive checkpoint never finds the WAL both fully copied and unused,
+/// so the WAL is never started again from its beginning and keeps growing; past
+/// [`WAL_TRUNCATE_FRAMES`] a TRUNCATE checkpoint, with little left to copy, waits for the
+/// readers of the moment and empties it, holding writers back for a few milliseconds.
+async fn checkpoints(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = checkpoint(&pool).await
+            && !pool.is_closed()
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
+}
+
+async fn checkpoint(pool: &SqlitePool) -> sqlx::Result<()> {
+    // The pragma answers (busy, frames in the WAL, frames copied).
+    let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(pool)
+        .await?;
+    let frames: i64 = row.try_get(1)?;
+    if frames >= WAL_TRUNCATE_FRAMES {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+// The batch statements of SQLite. Each takes its whole batch as one JSON array parameter,
+// unpacked by SQLite's json_each, so that one prepared statement serves every batch size
+// (a VALUES list per size was parsed and prepared again and again) and one bind replaces
+// hundreds.
+
+/// Reads users given as `[[tenant_id, user_id], ...]`: each key is a primary-key lookup.
+const BATCH_USERS_SQL: &str = "SELECT u.tenant_id, u.user_id, u.last_step, u.failures, \
+     u.locked, u.version, d.id AS device_id, d.kind, d.label, d.fingerprint, d.secret_enc, \
+     d.registered_ms \
+     FROM json_each($1) AS k \
+     JOIN users u ON u.tenant_id = k.value ->> 0 AND u.user_id = k.value ->> 1 \
+     LEFT JOIN devices d \
+       ON d.tenant_id = u.tenant_id AND d.user_id = u.user_id AND d.retired_ms IS NULL";
+
+/// Writes states given as `[[tenant_id, user_id, last_step, failures, locked,
+/// expected_version], ...]`, each only if the user is still at the expected version; returns
+/// the users written.
+const BATCH_UPDATE_SQL: &str = "UPDATE users SET last_step = v.value ->> 2, \
+     failures = v.value ->> 3, locked = v.value ->> 4, version = users.version + 1 \
+     FROM json_each($1) AS v \
+     WHERE users.tenant_id = v.value ->> 0 AND users.user_id = v.value ->> 1 \
+       AND users.version = v.value ->> 5 \
+     RETURNING tenant_id, user_id";
+
+/// Appends audit events given as `[[id, tenant_id, user_id, at_ms, event, outcome,
+/// device_label, detail], ...]`.
+const BATCH_AUDIT_SQL: &str = "INSERT INTO audit_events \
+     (id, tenant_id, user_id, at_ms, event, outcome, device_label, detail) \
+     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+       value ->> 6, value ->> 7 \
+     FROM json_each($1)";
 
 /// Inserts one audit event through an executor of either backend. A macro rather than a
 /// generic function: sqlx's generic executor bounds make the futures of the callers lose

@@ -10,10 +10,47 @@ use cloud_otp_core::Secret;
 #[error("{0}")]
 pub struct Invalid(pub &'static str);
 
-/// True for text of `min..=max` characters with no control characters.
+/// True for text of `min..=max` characters with no control characters and no invisible or
+/// direction-changing ones (see [`is_invisible`]).
 fn printable(text: &str, min: usize, max: usize) -> bool {
     let n = text.chars().count();
-    (min..=max).contains(&n) && !text.chars().any(char::is_control)
+    (min..=max).contains(&n) && !text.chars().any(|c| c.is_control() || is_invisible(c))
+}
+
+/// Characters that show nothing or reorder the text around them: the soft hyphen, zero-width
+/// spaces and joiners, directional marks, embeddings, overrides and isolates, invisible
+/// operators, line and paragraph separators, the byte-order mark, the Hangul fillers,
+/// interlinear annotation and tag characters. In an ID, label or purpose they make two different values look alike, or
+/// make one look like another in an audit view (Unicode TR 36 section 2, and the "Trojan
+/// Source" bidirectional-override attack, CVE-2021-42574).
+///
+/// ```
+/// use cloud_otp_server::validate::{UserId, is_invisible};
+/// assert!(is_invisible('\u{202E}') && is_invisible('\u{200B}') && is_invisible('\u{FEFF}'));
+/// assert!(!is_invisible('a') && !is_invisible('한') && !is_invisible('１'));
+/// assert!(UserId::parse("admin\u{202E}txt.exe").is_err());
+/// assert!(UserId::parse("트레이니-１").is_ok());
+/// ```
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 macro_rules! text_type {

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Before/after: cloud-otp built from a git revision (default: HEAD, the last commit) against
+# the working tree, same workload as bench/server.sh sqlite, point by point in one run.
+# Usage: bench/compare.sh [REV]   Knobs: as bench/server.sh. Results: target/bench-run/compare/.
+source "$(dirname "$0")/common.sh"
+
+rev=${1:-HEAD}
+users=${BENCH_USERS:-100000}
+reps=${BENCH_REPS:-3}
+duration=${BENCH_DURATION:-10}
+connections=${BENCH_CONNECTIONS:-1,16,64,256}
+out=$RUN/compare
+rm -rf "$out/now" "$out/before" "$out"/*.jsonl "$out"/*.md
+mkdir -p "$out"
+
+build
+commit=$(git -C "$ROOT" rev-parse "$rev")
+src=$out/src-${commit:0:10}
+if [ ! -x "$src/target/release/cloud-otp" ]; then
+  say "building cloud-otp at $rev (a clone in $src)"
+  rm -rf "$src"
+  git clone -q "$ROOT" "$src"
+  git -C "$src" checkout -q --detach "$commit"
+  (cd "$src" && CARGO_TARGET_DIR=$src/target cargo build --release -q -p cloud-otp-server)
+fi
+
+now_bin=$BIN
+start_cloud_otp "$out/now" 18090 ""
+now_pid=$SERVER_PID
+now_key=$KEY
+BIN=$src/target/release start_cloud_otp "$out/before" 18091 ""
+before_pid=$SERVER_PID
+before_key=$KEY
+BIN=$now_bin
+say "enrolling $users users on each"
+"$BIN/cloud-otp-bench" --threads 2 enroll --addr 127.0.0.1:18090 --key "$now_key" \
+  --count "$users" --concurrency 16 --out "$out/now/users.tsv"
+"$BIN/cloud-otp-bench" --threads 2 enroll --addr 127.0.0.1:18091 --key "$before_key" \
+  --count "$users" --concurrency 16 --out "$out/before/users.tsv"
+{
+  target "cloud-otp $rev" cloud-otp 18091 "$out/before/users.tsv" "$before_pid" "$before_key"
+  target "cloud-otp now" cloud-otp 18090 "$out/now/users.tsv" "$now_pid" "$now_key"
+} >"$out/targets.jsonl"
+machine >"$out/machine.txt"
+timeout 1500 "$BIN/cloud-otp-bench" run --targets "$out/targets.jsonl" \
+  --connections "$connections" --reps "$reps" --duration "$duration" --warmup 1 \
+  --out "$out/results.jsonl"
+"$BIN/cloud-otp-bench" report "$out/results.jsonl" --baseline "cloud-otp $rev" | tee "$out/results.md"
+echo "measured on: $(cat "$out/machine.txt")"

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Part 4 of docs/benchmarks.md: how /v1/check cost grows with the number of enrolled users,
+# 10^3, 10^5 and 10^6, on SQLite, at 64 connections, through the real server.
+# Users are enrolled straight through the server's storage code (`cloud-otp-bench
+# enroll-direct`: the same Storage::register_device call, rows and sealed secrets as
+# POST /v1/users/{id}/authenticator, without HTTP); the databases are kept in
+# target/bench-run/growth/ and reused by later runs (BENCH_FRESH=1 makes them anew).
+# Two measurements, one run each, sizes interleaved point by point:
+#   bursts:    1,000 requests (900 correct, 100 wrong) at 64 connections, 5 repetitions, on
+#              every size: 10^3 users allow only 2,000 accepted codes per 60-s step, so this
+#              is the one workload all three sizes can carry.
+#   sustained: 10 s at 64 connections, 3 repetitions, on 10^5 and 10^6 users.
+source "$(dirname "$0")/common.sh"
+
+sizes=${BENCH_SIZES:-1000 100000 1000000}
+out=$RUN/growth
+mkdir -p "$out"
+rm -f "$out"/*.jsonl "$out"/*.md
+
+build
+port=18100
+: >"$out/bursts.targets"
+: >"$out/sustained.targets"
+for n in $sizes; do
+  dir=$out/users-$n
+  if [ "${BENCH_FRESH:-0}" = 1 ] || [ ! -s "$dir/users.tsv" ]; then
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    export CLOUD_OTP_DATA_DIR=$dir/data
+    "$BIN/cloud-otp" tenant create --name Bench --customer-code 4242 | tail -n1 >"$dir/key"
+    say "enrolling $n users directly (once; kept for later runs)"
+    start=$(date +%s)
+    "$BIN/cloud-otp-bench" enroll-direct --data-dir "$dir/data" --customer-code 4242 \
+      --count "$n" --out "$dir/users.tsv.part"
+    mv "$dir/users.tsv.part" "$dir/users.tsv"
+    echo "enrolled $n users in $(($(date +%s) - start)) s" | tee "$dir/enrolled.txt" >&2
+  fi
+  start_cloud_otp "$dir" "$port" ""
+  target "cloud-otp (SQLite, $n users)" cloud-otp "$port" "$dir/users.tsv" "$SERVER_PID" "$KEY" >>"$out/bursts.targets"
+  if [ "$n" -ge 100000 ]; then
+    target "cloud-otp (SQLite, $n users)" cloud-otp "$port" "$dir/users.tsv" "$SERVER_PID" "$KEY" >>"$out/sustained.targets"
+  fi
+  port=$((port + 1))
+done
+
+machine >"$out/machine.txt"
+say "bursts of 1,000 requests at 64 connections"
+timeout 900 "$BIN/cloud-otp-bench" run --targets "$out/bursts.targets" --connections 64 \
+  --reps 5 --duration 10 --warmup 0 --max-requests 1000 --out "$out/bursts.jsonl"
+if [ -s "$out/sustained.targets" ]; then
+  say "10 s at 64 connections"
+  timeout 900 "$BIN/cloud-otp-bench" run --targets "$out/sustained.targets" --connections 64 \
+    --reps 3 --duration 10 --warmup 1 --out "$out/sustained.jsonl"
+fi
+{
+  echo "Bursts of 1,000 requests:"
+  echo
+  "$BIN/cloud-otp-bench" report "$out/bursts.jsonl"
+  if [ -s "$out/sustained.jsonl" ]; then
+    echo
+    echo "Sustained, 10 s:"
+    echo
+    "$BIN/cloud-otp-bench" report "$out/sustained.jsonl"
+  fi
+} | tee "$out/results.md"
+echo "measured on: $(cat "$out/machine.txt")"

@@ -1,0 +1,144 @@
+//! Turns a results file (one [`Point`] per line) into the Markdown tables of
+//! docs/benchmarks.md: medians with min-max over repetitions, and per-repetition ratios
+//! against a baseline target.
+
+use std::fmt::Write;
+
+use crate::run::Point;
+
+/// Median, minimum and maximum.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    /// The median (mean of the two middle values for an even count).
+    pub median: f64,
+    /// The smallest value.
+    pub min: f64,
+    /// The largest value.
+    pub max: f64,
+}
+
+/// The spread of `values`; `None` when empty.
+///
+/// ```
+/// use cloud_otp_bench::report::spread;
+/// let s = spread(&[3.0, 1.0, 2.0, 10.0]).unwrap();
+/// assert_eq!((s.median, s.min, s.max), (2.5, 1.0, 10.0));
+/// ```
+pub fn spread(values: &[f64]) -> Option<Spread> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return None;
+    }
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    Some(Spread {
+        median,
+        min: v[0],
+        max: v[n - 1],
+    })
+}
+
+/// A number with sensible precision for a table.
+pub fn num(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn cell(s: Option<Spread>) -> String {
+    match s {
+        Some(s) => format!("{} ({}-{})", num(s.median), num(s.min), num(s.max)),
+        None => "-".into(),
+    }
+}
+
+fn groups(points: &[Point]) -> Vec<(String, usize, usize)> {
+    let mut keys: Vec<(String, usize, usize)> = Vec::new();
+    for p in points {
+        let key = (p.target.clone(), p.connections, p.accounts);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+/// The Markdown report: one row per target and connection count, then ratios of every other
+/// target's accepted codes per second to `baseline`'s, repetition by repetition.
+pub fn markdown(points: &[Point], baseline: Option<&str>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| target | users | conns | reps | correct verifications/s | requests/s | p50 ms | p99 ms | server RSS MiB (max) | server CPU (cores) | accepted / wrong / replayed / other |"
+    );
+    let _ = writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
+    for (target, conns, users) in groups(points) {
+        let ps: Vec<&Point> = points
+            .iter()
+            .filter(|p| p.target == target && p.connections == conns && p.accounts == users)
+            .collect();
+        let get = |f: fn(&Point) -> f64| spread(&ps.iter().map(|p| f(p)).collect::<Vec<_>>());
+        let rss = ps.iter().map(|p| p.rss_mib).fold(0.0, f64::max);
+        let sum = |f: fn(&Point) -> u64| ps.iter().map(|p| f(p)).sum::<u64>();
+        let other = sum(|p| p.unexpected + p.locked + p.errors);
+        let exhausted = ps.iter().filter(|p| p.exhausted).count();
+        let note = if exhausted > 0 {
+            format!(" ({exhausted} ended early: users exhausted)")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "| {target} | {users} | {conns} | {} | {} | {} | {} | {} | {} | {} | {} / {} / {} / {other}{note} |",
+            ps.len(),
+            cell(get(|p| p.accepted_per_s)),
+            cell(get(|p| p.rps)),
+            cell(get(|p| p.p50_ms)),
+            cell(get(|p| p.p99_ms)),
+            num(rss),
+            cell(get(|p| p.server_cpu)),
+            sum(|p| p.accepted),
+            sum(|p| p.rejected),
+            sum(|p| p.replayed),
+        );
+    }
+    if let Some(base) = baseline {
+        let _ = writeln!(
+            out,
+            "\n| target / {base} | conns | ratio of correct verifications/s, median (min-max) over repetitions |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|");
+        for (target, conns, users) in groups(points) {
+            if target == base {
+                continue;
+            }
+            let ratios: Vec<f64> = points
+                .iter()
+                .filter(|p| p.target == target && p.connections == conns && p.accounts == users)
+                .filter_map(|p| {
+                    points
+                        .iter()
+                        .find(|b| b.target == base && b.connections == conns && b.rep == p.rep)
+                        .filter(|b| b.accepted_per_s > 0.0)
+                        .map(|b| p.accepted_per_s / b.accepted_per_s)
+                })
+                .collect();
+            if !ratios.is_empty() {
+                let _ = writeln!(out, "| {target} | {conns} | {}x |", cell(spread(&ratios)));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,468 @@
+//! Measurement points: `c` connections send code checks to one target for a bounded time and
+//! count; every response is classified and timed, and the server's memory and CPU are read
+//! from /proc while it runs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::http::{Conn, post};
+use crate::workload::{Accounts, Job};
+
+/// Which server API a target speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// cloud-otp's `POST /v1/check` with an API key.
+    CloudOtp,
+    /// privacyIDEA's `POST /validate/check` with a token serial.
+    Privacyidea,
+}
+
+/// A server under test, as written in the targets file (JSON, one object per line).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// Name in the results.
+    pub name: String,
+    /// Which API.
+    pub kind: Kind,
+    /// Loopback address, e.g. 127.0.0.1:18080.
+    pub addr: SocketAddr,
+    /// cloud-otp API key.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The accounts file.
+    pub accounts: PathBuf,
+    /// The server's process; its descendants are counted too (gunicorn's workers).
+    pub pid: u32,
+}
+
+/// How a response ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// The code was accepted.
+    Accepted,
+    /// The code was refused as wrong.
+    Rejected,
+    /// The code was refused as already used.
+    Replayed,
+    /// The user is locked.
+    Locked,
+    /// Anything else: transport errors, unexpected statuses.
+    Error,
+}
+
+/// Classifies a response of `kind`.
+///
+/// ```
+/// use cloud_otp_bench::run::{Answer, Kind, classify};
+/// assert_eq!(classify(Kind::CloudOtp, 409, br#"{"error":"replayed"}"#), Answer::Replayed);
+/// let pi = br#"{"detail":{"message":"wrong otp value"},"result":{"status":true,"value":false}}"#;
+/// assert_eq!(classify(Kind::Privacyidea, 200, pi), Answer::Rejected);
+/// ```
+pub fn classify(kind: Kind, status: u16, body: &[u8]) -> Answer {
+    let has = |needle: &str| body.windows(needle.len()).any(|w| w == needle.as_bytes());
+    match kind {
+        Kind::CloudOtp => match status {
+            200 if has("\"success\":true") => Answer::Accepted,
+            401 if has("invalid_code") => Answer::Rejected,
+            409 if has("replayed") => Answer::Replayed,
+            423 => Answer::Locked,
+            _ => Answer::Error,
+        },
+        Kind::Privacyidea => {
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+                return Answer::Error;
+            };
+            let message = v["detail"]["message"].as_str().unwrap_or("");
+            if status != 200 {
+                Answer::Error
+            } else if v["result"]["value"] == serde_json::Value::Bool(true) {
+                Answer::Accepted
+            } else if message.contains("previous otp used again") {
+                Answer::Replayed
+            } else if message.to_ascii_lowercase().contains("failcounter") {
+                Answer::Locked
+            } else if message.contains("wrong otp") {
+                Answer::Rejected
+            } else {
+                Answer::Error
+            }
+        }
+    }
+}
+
+/// The request that checks `job` at `target`.
+fn request(target: &Target, host: &str, bearer: &str, accounts: &Accounts, job: &Job) -> Vec<u8> {
+    let id = &accounts.get(job.account).id;
+    match target.kind {
+        Kind::CloudOtp => {
+            let body = format!(r#"{{"user_id":"{id}","code":"{}"}}"#, job.code);
+            post(
+                host,
+                "/v1/check",
+                "application/json",
+                &[("Authorization", bearer)],
+                &body,
+            )
+        }
+        Kind::Privacyidea => {
+            let body = format!("serial={id}&pass={}", job.code);
+            post(
+                host,
+                "/validate/check",
+                "application/x-www-form-urlencoded",
+                &[],
+                &body,
+            )
+        }
+    }
+}
+
+/// Settings of one point.
+#[derive(Debug, Clone, Copy)]
+pub struct PointSpec {
+    /// Concurrent connections.
+    pub connections: usize,
+    /// Unmeasured time first (connections warm, caches filled).
+    pub warmup: Duration,
+    /// Measured time, at most.
+    pub duration: Duration,
+    /// Requests in the measured time, at most.
+    pub max_requests: u64,
+    /// Every n-th request carries a wrong code (0: none).
+    pub wrong_every: u64,
+    /// Time limit of one request.
+    pub timeout: Duration,
+}
+
+/// The result of one point, one line of the results file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Point {
+    /// Target name.
+    pub target: String,
+    /// Repetition number, from 1.
+    pub rep: u32,
+    /// Concurrent connections.
+    pub connections: usize,
+    /// Enrolled accounts the workload drew from.
+    pub accounts: usize,
+    /// Measured seconds.
+    pub secs: f64,
+    /// Requests sent and answered in the measured time.
+    pub requests: u64,
+    /// Correct codes accepted.
+    pub accepted: u64,
+    /// Wrong codes refused (as intended).
+    pub rejected: u64,
+    /// Answers `replayed`.
+    pub replayed: u64,
+    /// Correct codes refused as wrong (a step boundary passed in flight).
+    pub unexpected: u64,
+    /// Answers `locked`.
+    pub locked: u64,
+    /// Errors.
+    pub errors: u64,
+    /// The point ended early because every user had been served for this step.
+    pub exhausted: bool,
+    /// Requests per second.
+    pub rps: f64,
+    /// Accepted codes per second.
+    pub accepted_per_s: f64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile latency, ms.
+    pub p99_ms: f64,
+    /// Largest latency, ms.
+    pub max_ms: f64,
+    /// Largest resident memory of the server's processes together, MiB.
+    pub rss_mib: f64,
+    /// CPU seconds the server used per measured second.
+    pub server_cpu: f64,
+    /// CPU seconds this generator used per measured second.
+    pub client_cpu: f64,
+    /// When the point ended, Unix seconds.
+    pub at: u64,
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    accepted: u64,
+    rejected: u64,
+    replayed: u64,
+    unexpected: u64,
+    locked: u64,
+    errors: u64,
+}
+
+struct Shared {
+    accounts: Arc<Accounts>,
+    target: Target,
+    host: String,
+    bearer: String,
+    spec: PointSpec,
+    start: Instant,
+    measure_from: Instant,
+    stop: AtomicBool,
+    exhausted: AtomicBool,
+    measured: AtomicU64,
+    sent: AtomicU64,
+    stopped_at_us: AtomicU64,
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Shared {
+    fn stop_now(&self) {
+        if !self.stop.swap(true, Ordering::SeqCst) {
+            let us = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.stopped_at_us.store(us, Ordering::SeqCst);
+        }
+    }
+}
+
+async fn worker(shared: Arc<Shared>, mut conn: Conn) -> Tally {
+    let mut tally = Tally::default();
+    let end = shared.measure_from + shared.spec.duration;
+    while !shared.stop.load(Ordering::Relaxed) {
+        let sent_at = Instant::now();
+        if sent_at >= end {
+            shared.stop_now();
+            break;
+        }
+        let measured = sent_at >= shared.measure_from;
+        if measured && shared.measured.fetch_add(1, Ordering::Relaxed) >= shared.spec.max_requests {
+            shared.stop_now();
+            break;
+        }
+        let n = shared.sent.fetch_add(1, Ordering::Relaxed);
+        let now_step = shared.accounts.step_at(unix_secs());
+        let wrong = shared.spec.wrong_every > 0
+            && n % shared.spec.wrong_every == shared.spec.wrong_every - 1;
+        let job = if wrong {
+            shared.accounts.wrong(now_step)
+        } else {
+            shared.accounts.pick(now_step)
+        };
+        let Some(job) = job else {
+            shared.exhausted.store(true, Ordering::SeqCst);
+            shared.stop_now();
+            break;
+        };
+        let req = request(
+            &shared.target,
+            &shared.host,
+            &shared.bearer,
+            &shared.accounts,
+            &job,
+        );
+        let answer = match conn.send(&req).await {
+            Ok(r) => classify(shared.target.kind, r.status, &r.body),
+            Err(_) => Answer::Error,
+        };
+        if !measured {
+            continue;
+        }
+        let us = u32::try_from(sent_at.elapsed().as_micros()).unwrap_or(u32::MAX);
+        tally.latencies_us.push(us);
+        match (answer, job.step.is_some()) {
+            (Answer::Accepted, _) => tally.accepted += 1,
+            (Answer::Rejected, false) => tally.rejected += 1,
+            (Answer::Rejected, true) => tally.unexpected += 1,
+            (Answer::Replayed, _) => tally.replayed += 1,
+            (Answer::Locked, _) => tally.locked += 1,
+            (Answer::Error, _) => tally.errors += 1,
+        }
+    }
+    tally
+}
+
+/// Resident memory (KiB) and CPU ticks of `pid` and all its descendants.
+fn tree_usage(pid: u32) -> (u64, u64) {
+    let mut procs: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(p) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Some(ppid) = stat_fields(p).and_then(|f| f.get(1).and_then(|s| s.parse().ok())) {
+                procs.push((p, ppid));
+            }
+        }
+    }
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            procs
+                .iter()
+                .filter(|(_, pp)| *pp == parent)
+                .map(|(p, _)| *p),
+        );
+        i += 1;
+    }
+    let mut rss = 0;
+    let mut ticks = 0;
+    for p in tree {
+        rss += rss_kib(p);
+        ticks += cpu_ticks(p);
+    }
+    (rss, ticks)
+}
+
+/// The fields of /proc/PID/stat after the command name: state, ppid, ...
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 2..];
+    Some(rest.split(' ').map(str::to_owned).collect())
+}
+
+/// utime + stime in clock ticks (fields 14 and 15 of proc(5)).
+fn cpu_ticks(pid: u32) -> u64 {
+    stat_fields(pid).map_or(0, |f| {
+        let get = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+        get(11) + get(12)
+    })
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Linux reports CPU times in USER_HZ ticks, 100 per second on every architecture it runs on.
+const TICKS_PER_SEC: f64 = 100.0;
+
+/// Runs one point against `target`.
+pub async fn point(
+    target: &Target,
+    accounts: Arc<Accounts>,
+    spec: PointSpec,
+    rep: u32,
+) -> std::io::Result<Point> {
+    let mut conns = Vec::with_capacity(spec.connections);
+    for _ in 0..spec.connections {
+        let mut c = Conn::new(target.addr, spec.timeout);
+        c.connect().await.map_err(|e| {
+            std::io::Error::other(format!("cannot connect to {}: {e}", target.addr))
+        })?;
+        conns.push(c);
+    }
+    let start = Instant::now();
+    let shared = Arc::new(Shared {
+        accounts,
+        host: target.addr.to_string(),
+        bearer: format!("Bearer {}", target.key.as_deref().unwrap_or("")),
+        target: target.clone(),
+        spec,
+        start,
+        measure_from: start + spec.warmup,
+        stop: AtomicBool::new(false),
+        exhausted: AtomicBool::new(false),
+        measured: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
+        stopped_at_us: AtomicU64::new(0),
+    });
+    let handles: Vec<_> = conns
+        .into_iter()
+        .map(|c| tokio::spawn(worker(shared.clone(), c)))
+        .collect();
+
+    tokio::time::sleep(spec.warmup).await;
+    let (_, server_ticks0) = tree_usage(target.pid);
+    let client_ticks0 = cpu_ticks(std::process::id());
+    let measure_start = Instant::now();
+    let mut rss_max = 0u64;
+    while !shared.stop.load(Ordering::Relaxed) && measure_start.elapsed() < spec.duration {
+        let (rss, _) = tree_usage(target.pid);
+        rss_max = rss_max.max(rss);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // CPU over the measured time only, not the tail of answers still in flight.
+    let (rss, server_ticks1) = tree_usage(target.pid);
+    rss_max = rss_max.max(rss);
+    let client_ticks1 = cpu_ticks(std::process::id());
+    let cpu_secs = measure_start.elapsed().as_secs_f64().max(1e-6);
+    let mut all = Tally::default();
+    for h in handles {
+        let t = h.await.map_err(std::io::Error::other)?;
+        all.latencies_us.extend(t.latencies_us);
+        all.accepted += t.accepted;
+        all.rejected += t.rejected;
+        all.replayed += t.replayed;
+        all.unexpected += t.unexpected;
+        all.locked += t.locked;
+        all.errors += t.errors;
+    }
+    let stopped = Duration::from_micros(shared.stopped_at_us.load(Ordering::SeqCst));
+    let secs = stopped.saturating_sub(spec.warmup).as_secs_f64().max(1e-6);
+    all.latencies_us.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        let v = &all.latencies_us;
+        if v.is_empty() {
+            return 0.0;
+        }
+        let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
+        f64::from(v[i]) / 1000.0
+    };
+    let requests = all.latencies_us.len() as u64;
+    Ok(Point {
+        target: target.name.clone(),
+        rep,
+        connections: spec.connections,
+        accounts: shared.accounts.len(),
+        secs,
+        requests,
+        accepted: all.accepted,
+        rejected: all.rejected,
+        replayed: all.replayed,
+        unexpected: all.unexpected,
+        locked: all.locked,
+        errors: all.errors,
+        exhausted: shared.exhausted.load(Ordering::SeqCst),
+        rps: requests as f64 / secs,
+        accepted_per_s: all.accepted as f64 / secs,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        max_ms: pct(1.0),
+        rss_mib: rss_max as f64 / 1024.0,
+        server_cpu: server_ticks1.saturating_sub(server_ticks0) as f64 / TICKS_PER_SEC / cpu_secs,
+        client_cpu: client_ticks1.saturating_sub(client_ticks0) as f64 / TICKS_PER_SEC / cpu_secs,
+        at: unix_secs(),
+    })
+}
+
+/// Waits for the next TOTP step if fewer than `need` correct codes are left in this one,
+/// and if waiting can help at all (a step offers at most two per account).
+pub async fn ensure_budget(accounts: &Accounts, need: u64) -> bool {
+    let now = unix_secs();
+    let step = accounts.step_at(now);
+    if accounts.available(step) >= need || need > 2 * accounts.len() as u64 {
+        return false;
+    }
+    let next = (step + 1) * 60;
+    let wait_ms = (next.saturating_sub(now)) * 1000 + 300;
+    tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+    true
+}

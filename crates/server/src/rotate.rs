@@ -1,0 +1,190 @@
+//! Master-key rotation: re-encrypts every stored device secret under the primary key of a key
+//! ring while servers holding the same ring keep verifying. docs/security.md has the operator
+//! procedure; `cloud-otp rotate-master-key` runs [`rotate_master_key`].
+
+use sqlx::Row;
+
+use crate::crypto::{Crypto, CryptoError};
+use crate::storage::{Storage, StorageError};
+
+/// Device rows read and rewritten per transaction.
+const PAGE: i64 = 500;
+
+/// Full passes over the devices before giving up on rows that keep appearing under another
+/// key (a server still sealing with the old key).
+const MAX_PASSES: usize = 3;
+
+/// Why a rotation stopped. Names devices and key ids, never key material.
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A stored secret opens with no key of the ring.
+    #[error("device {device_id}: {source}")]
+    Secret {
+        /// The device whose secret could not be opened.
+        device_id: String,
+        /// Why.
+        source: CryptoError,
+    },
+    /// New secrets under another key kept appearing: some server still seals with it.
+    #[error(
+        "device secrets sealed under another master key keep appearing ({0} in the last pass): \
+         a server still runs with the old key as CLOUD_OTP_MASTER_KEY; restart every server \
+         with the new key first, then run this command again"
+    )]
+    StillSealingWithOldKey(u64),
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// Secrets re-encrypted under the primary key.
+    pub resealed: u64,
+    /// Secrets found already under the primary key on the first pass.
+    pub already: u64,
+}
+
+/// Checks at startup that the database's secrets are sealed under a key of the ring (the
+/// stored key check is one of the ring's); a new database records the primary key's check.
+pub async fn ensure_key_ring(storage: &Storage, crypto: &Crypto) -> Result<(), StorageError> {
+    let mut last = Ok(());
+    for check in crypto.key_checks() {
+        last = storage.ensure_key_check(check).await;
+        if last.is_ok() {
+            return Ok(());
+        }
+    }
+    last
+}
+
+/// Re-encrypts every device secret (of active and retired devices) that is not yet under the
+/// ring's primary key, page by page, each row only if it is unchanged since it was read. The
+/// database is first marked as belonging to the primary key, so from then on a server without
+/// the new key refuses to start instead of failing verifications. Safe to interrupt and run
+/// again.
+pub async fn rotate_master_key(
+    storage: &Storage,
+    crypto: &Crypto,
+) -> Result<Rotation, RotateError> {
+    ensure_key_ring(storage, crypto).await?;
+    set_key_check(storage, crypto.key_check()).await?;
+    let mut report = Rotation::default();
+    let mut last = 0;
+    // Done when a pass finds nothing left to re-encrypt: normally the second one. Rows that
+    // keep appearing under another key mean a server still seals with it.
+    for pass in 0..MAX_PASSES {
+        let (resealed, already) = reseal_all(storage, crypto).await?;
+        if pass == 0 {
+            report.already = already;
+        }
+        if resealed == 0 {
+            return Ok(report);
+        }
+        report.resealed += resealed;
+        last = resealed;
+    }
+    Err(RotateError::StillSealingWithOldKey(last))
+}
+
+/// One pass over all devices; returns (re-encrypted, already under the primary key).
+async fn reseal_all(storage: &Storage, crypto: &Crypto) -> Result<(u64, u64), RotateError> {
+    let mut after = String::new();
+    let (mut resealed, mut already) = (0, 0);
+    loop {
+        let page = sealed_secrets(storage, &after, PAGE).await?;
+        let Some((last, _)) = page.last() else {
+            return Ok((resealed, already));
+        };
+        after = last.clone();
+        let mut changes = Vec::new();
+        for (device_id, sealed) in page {
+            if crypto.is_sealed_with_primary(&sealed) {
+                already += 1;
+                continue;
+            }
+            let secret =
+                crypto
+                    .open_secret(&device_id, &sealed)
+                    .map_err(|source| RotateError::Secret {
+                        device_id: device_id.clone(),
+                        source,
+                    })?;
+            let new = crypto.seal_secret(&device_id, &secret);
+            changes.push((device_id, sealed, new));
+        }
+        resealed += reseal(storage, &changes).await?;
+    }
+}
+
+/// Device ids and sealed secrets after `after`, in id order.
+async fn sealed_secrets(
+    storage: &Storage,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(String, String)>, StorageError> {
+    const SQL: &str = "SELECT id, secret_enc FROM devices WHERE id > $1 ORDER BY id LIMIT $2";
+    let pairs = match storage {
+        Storage::Sqlite(pool) => sqlx::query(SQL)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("secret_enc")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?,
+        Storage::Postgres(pool) => sqlx::query(SQL)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("secret_enc")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?,
+    };
+    Ok(pairs)
+}
+
+/// Writes new ciphertexts `(device id, old, new)` in one transaction, each only where the row
+/// still holds the old one; returns how many were written.
+async fn reseal(
+    storage: &Storage,
+    changes: &[(String, String, String)],
+) -> Result<u64, StorageError> {
+    const SQL: &str = "UPDATE devices SET secret_enc = $1 WHERE id = $2 AND secret_enc = $3";
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let mut written = 0;
+    match storage {
+        Storage::Sqlite(pool) => {
+            // BEGIN IMMEDIATE takes the write lock up front, as the server's writes do.
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            for (id, old, new) in changes {
+                let q = sqlx::query(SQL).bind(new).bind(id).bind(old);
+                written += q.execute(&mut *tx).await?.rows_affected();
+            }
+            tx.commit().await?;
+        }
+        Storage::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            for (id, old, new) in changes {
+                let q = sqlx::query(SQL).bind(new).bind(id).bind(old);
+                written += q.execute(&mut *tx).await?.rows_affected();
+            }
+            tx.commit().await?;
+        }
+    }
+    Ok(written)
+}
+
+/// Records `check` as the key the database's secrets are sealed under.
+async fn set_key_check(storage: &Storage, check: &str) -> Result<(), StorageError> {
+    const SQL: &str = "UPDATE meta SET value = $1 WHERE name = 'key_check'";
+    match storage {
+        Storage::Sqlite(pool) => sqlx::query(SQL).bind(check).execute(pool).await.map(drop)?,
+        Storage::Postgres(pool) => sqlx::query(SQL).bind(check).execute(pool).await.map(drop)?,
+    }
+    Ok(())
+}
