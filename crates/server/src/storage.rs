@@ -1335,9 +1335,9 @@ const SQLITE_CONNECTIONS: u32 = 4;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// WAL frames (pages) above which the checkpointer also empties the WAL file: 65536 frames,
-/// 256 MiB with 4 KiB pages. Emptying holds writers back (in SQLite's busy handler, which
-/// sleeps in steps of milliseconds) for about 20 ms; at 32 MiB that happened every second at
-/// full load and showed in the 99th percentile (docs/benchmarks.md).
+/// 256 MiB with 4 KiB pages. Emptying holds writers back in SQLite's busy handler, which
+/// sleeps in steps of milliseconds; at 32 MiB that happened about once a second at full load,
+/// when p99 latency was twice what it is with this limit (docs/benchmarks.md).
 const WAL_TRUNCATE_FRAMES: i64 = 65536;
 
 /// Copies the WAL into the database file every [`CHECKPOINT_EVERY`] until the pool closes.
