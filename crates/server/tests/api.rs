@@ -1215,14 +1215,7 @@ async fn rate_limit_per_client_address(backend: Backend) {
         let (status, _) = app.call(Method::GET, "/v1/time", None, None).await;
         assert_eq!(status, StatusCode::OK);
     }
-    let r = app
-        .send(
-            Request::builder()
-                .uri("/v1/time")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let r = app.fetch("/v1/time").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     // Clock at T0 + 5 s: the window ends in 55 s.
     assert_eq!(r.headers()[header::RETRY_AFTER], "55");
@@ -1244,9 +1237,7 @@ async fn rate_limit_per_client_address(backend: Backend) {
 async fn static_files_with_security_headers(backend: Backend) {
     let app = TestApp::new(backend).await;
     // Without dist/: a clear 404 page, not a crash.
-    let r = app
-        .send(Request::builder().uri("/").body(Body::empty()).unwrap())
-        .await;
+    let r = app.fetch("/").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let page = String::from_utf8(
         axum::body::to_bytes(r.into_body(), 1 << 16)
@@ -1265,9 +1256,7 @@ async fn static_files_with_security_headers(backend: Backend) {
     )
     .unwrap();
     std::fs::write(dist.join("cloud-otp.js"), "export {};").unwrap();
-    let r = app
-        .send(Request::builder().uri("/").body(Body::empty()).unwrap())
-        .await;
+    let r = app.fetch("/").await;
     assert_eq!(r.status(), StatusCode::OK);
     let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
         .to_str()
@@ -1278,14 +1267,7 @@ async fn static_files_with_security_headers(backend: Backend) {
     assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     assert_eq!(r.headers()[header::REFERRER_POLICY], "no-referrer");
     assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
-    let r = app
-        .send(
-            Request::builder()
-                .uri("/cloud-otp.js")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let r = app.fetch("/cloud-otp.js").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(
         r.headers()[header::CONTENT_TYPE]
@@ -1294,33 +1276,12 @@ async fn static_files_with_security_headers(backend: Backend) {
             .contains("javascript")
     );
     assert_eq!(r.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-    let r = app
-        .send(
-            Request::builder()
-                .uri("/missing.js")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let r = app.fetch("/missing.js").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = app
-        .send(
-            Request::builder()
-                .uri("/../Cargo.toml")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let r = app.fetch("/../Cargo.toml").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // API responses carry the headers too and are never cached.
-    let r = app
-        .send(
-            Request::builder()
-                .uri("/v1/time")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let r = app.fetch("/v1/time").await;
     assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
     assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
 }

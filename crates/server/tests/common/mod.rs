@@ -291,6 +291,12 @@ impl TestApp {
         self.router.clone().oneshot(request).await.unwrap()
     }
 
+    /// A plain GET of `uri` without credentials, as a browser fetches a page or static file.
+    pub async fn fetch(&self, uri: &str) -> axum::response::Response {
+        self.send(Request::builder().uri(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
     /// A JSON call: `key` as Bearer API key, `body` as JSON. Returns status and JSON body
     /// (Null when the body is empty).
     pub async fn call(
