@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Before/after: cloud-otp built from a git revision (default: HEAD, the last commit) against
 # the working tree, same workload as bench/server.sh sqlite, point by point in one run.
-# Usage: bench/compare.sh [REV]   Knobs: as bench/server.sh. Results: target/bench-run/compare/.
+# Usage: bench/compare.sh [REV|DIR]   Knobs: as bench/server.sh. Results: target/bench-run/compare/.
+# DIR is a copy of a source tree (for a baseline that was never committed, such as the working
+# tree before a change: `git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C DIR`);
+# it is built in DIR/target.
 source "$(dirname "$0")/common.sh"
 
 rev=${1:-HEAD}
@@ -14,8 +17,17 @@ rm -rf "$out/now" "$out/before" "$out"/*.jsonl "$out"/*.md
 mkdir -p "$out"
 
 build
-commit=$(git -C "$ROOT" rev-parse "$rev")
-src=$out/src-${commit:0:10}
+if [ -d "$rev" ]; then
+  src=$(cd "$rev" && pwd)
+  rev=$(basename "$src")
+  if [ ! -x "$src/target/release/cloud-otp" ]; then
+    say "building cloud-otp in $src"
+    (cd "$src" && CARGO_TARGET_DIR=$src/target cargo build --release -q -p cloud-otp-server)
+  fi
+else
+  commit=$(git -C "$ROOT" rev-parse "$rev")
+  src=$out/src-${commit:0:10}
+fi
 if [ ! -x "$src/target/release/cloud-otp" ]; then
   say "building cloud-otp at $rev (a clone in $src)"
   rm -rf "$src"

@@ -4,8 +4,9 @@
 # Usage: scripts/bootstrap.sh run|test
 #   run   what `scripts/run.sh` needs: the wasm target, wasm-bindgen-cli at the pinned version,
 #         trunk, binaryen (wasm-opt), node (Trunk's post-build hook).
-#   test  all of that, plus Debian's chromium, chromium-driver, oathtool, postgresql, curl and
-#         fonts-nanum (Korean screenshots), and the npm packages of tests/e2e.
+#   test  all of that, plus Debian's chromium, chromium-driver, oathtool, python3-pyotp (a second
+#         authenticator library), postgresql, curl and fonts-nanum (Korean screenshots), and the
+#         npm packages of tests/e2e.
 # Nothing here downloads a browser, a driver or a prebuilt tool: Debian packages and
 # `cargo install --locked` from the crates.io registry only.
 set -euo pipefail
@@ -26,7 +27,7 @@ apt_packages=(binaryen)
 command -v node >/dev/null || apt_packages+=(nodejs)
 if [ "$mode" = test ]; then
   # fonts-nanum: Korean glyphs for the screenshots of the Korean screens.
-  apt_packages+=(chromium chromium-driver oathtool postgresql curl fonts-nanum)
+  apt_packages+=(chromium chromium-driver oathtool python3-pyotp postgresql curl fonts-nanum)
   command -v npm >/dev/null || apt_packages+=(npm)
 fi
 missing=()

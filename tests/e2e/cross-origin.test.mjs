@@ -3,11 +3,11 @@
 // stylesheet load from the server's origin, the key lives in the site's IndexedDB, the API calls
 // are cross-origin (CORS for the institution's registered origin), and the site's backend
 // redeems the pass with its own API key.
-import { after, before, it } from 'node:test';
+import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import {
-  expectNoCsp, launch, newDevice, newUser, press, screen, shownCode, startServer, typeOnKeypad,
+  expectNoCsp, newDevice, newUser, press, screen, shownCode, serverAndBrowser, typeOnKeypad,
 } from './harness.mjs';
 
 let server;
@@ -16,9 +16,9 @@ let site;
 let siteOrigin;
 let apiKey;
 
-before(async () => {
-  server = await startServer();
-  browser = await launch();
+serverAndBrowser(async (s, b) => {
+  server = s;
+  browser = b;
   site = createServer();
   await new Promise((done) => site.listen(0, '127.0.0.1', done));
   siteOrigin = `http://127.0.0.1:${site.address().port}`;
@@ -27,8 +27,6 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
   await new Promise((done) => (site ? site.close(done) : done()));
 });
 

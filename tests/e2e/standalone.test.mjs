@@ -1,31 +1,27 @@
 // The standalone trainee page (index.html): without a session it shows this browser's codes
-// (code-check mode, with a switcher between IDs) or, with none registered, what to do; with
+// (code-check mode, with a switcher between IDs) or, with none registered, the activation form; with
 // ?session= it hosts the widget. Desktop and mobile viewports, axe-core, CSP, screenshots.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  launch, newDevice, newUser, press, register, screen, shownCode, startServer, typeOnKeypad,
+  newDevice, newUser, press, register, screen, shownCode, serverAndBrowser, typeOnKeypad,
 } from './harness.mjs';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+serverAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 for (const kind of ['desktop', 'mobile']) {
   describe(`${kind} viewport`, () => {
-    it('explains what to do when this browser holds no OTP yet', async () => {
+    it('offers activation when this browser holds no OTP yet', async () => {
       const { context, page } = await newDevice(browser, kind);
       await page.goto(`${server.base}/`);
-      await page.getByRole('heading', { name: 'No OTP in this browser yet' }).waitFor();
+      await page.getByRole('heading', { name: 'Activate cloud OTP' }).waitFor();
+      await page.getByText('No activation code? Your training site may register this browser').waitFor();
       await screen(page, 'standalone-empty');
       await context.close();
     });

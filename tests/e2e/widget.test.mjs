@@ -3,24 +3,19 @@
 // siteverify; wrong, replayed and offline codes; suspension and unlock; an unapproved device
 // taking over; Korean and English; a browser that cannot keep keys. Every screen is checked with
 // axe-core and for CSP violations, and photographed into target/screenshots/.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  expectNoCsp, labels, launch, newDevice, newUser, openDemo, press, register, screen,
-  shownCode, startServer, typeOnKeypad, wrongCode,
+  expectNoCsp, labels, newDevice, newUser, openDemo, press, register, screen,
+  shownCode, serverAndBrowser, typeOnKeypad, wrongCode,
 } from './harness.mjs';
 
 let server;
 let browser;
 
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+serverAndBrowser((s, b) => {
+  server = s;
+  browser = b;
 });
 
 const other = { desktop: 'mobile', mobile: 'desktop' };

@@ -13,11 +13,12 @@ use crate::clock::{db_ms, parse_rfc3339, rfc3339};
 use crate::crypto::{random_bytes, random_digits, random_id, random_token, token_hash};
 use crate::error::{ApiError, DeviceView};
 use crate::http::{
-    ApiJson, ApiQuery, ClientIp, Institution, OptionalJson, UserPath, check_origin, parse_json,
+    ApiJson, ApiQuery, ClientIp, CustomerPath, Institution, OptionalJson, UserPath, check_origin,
+    parse_json,
 };
 use crate::storage::{
     AuditEvent, Committed, DeviceRecord, NewDevice, NewPass, Registered, Registration,
-    SessionRecord, UserRecord, VerifyCommit,
+    SessionRecord, Tenant, UserRecord, VerifyCommit,
 };
 use crate::validate::{
     ActivationCode, CustomerCode, DeviceId, Fingerprint, Label, OtpCode, Purpose, Token, UserId,
@@ -48,21 +49,33 @@ fn user_status(user: Option<&UserRecord>) -> &'static str {
     }
 }
 
-/// The session a browser presents, if it is known, unused and unexpired.
+/// The session a browser presents, if it is known, unused and unexpired, with the tenant
+/// that opened it.
 async fn usable_session(
     state: &AppState,
     token: &str,
     now: i64,
-) -> ApiResult<(String, SessionRecord)> {
+) -> ApiResult<(String, SessionRecord, Tenant)> {
     let token = Token::parse(token).map_err(|_| ApiError::InvalidSession)?;
     let hash = token_hash(token.as_str());
-    let session = state
+    let (session, tenant) = state
         .storage
-        .session(&hash)
+        .session_and_tenant(&hash)
         .await?
-        .filter(|s| s.usable(now))
+        .filter(|(s, _)| s.usable(now))
         .ok_or(ApiError::InvalidSession)?;
-    Ok((hash, session))
+    Ok((hash, session, tenant))
+}
+
+/// Refuses trainee-facing requests of an institution that is not open for service. Its own
+/// administration (activation codes, authenticators, unlocks, audit) is not refused, so it
+/// can prepare before it opens.
+fn open_for_service(tenant: &Tenant) -> ApiResult<()> {
+    if tenant.in_service {
+        Ok(())
+    } else {
+        Err(ApiError::ServiceClosed)
+    }
 }
 
 // ----- browser endpoints -----
@@ -81,6 +94,28 @@ pub async fn time(State(state): State<AppState>) -> Json<TimeResponse> {
     })
 }
 
+/// `GET /v1/customers/{customer_code}`: names the institution of a customer code and its PIN
+/// policy, for the first step of the activation form (customer code, then login ID, then
+/// activation code).
+pub async fn customer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    CustomerPath(code): CustomerPath,
+) -> ApiResult<Json<Value>> {
+    let tenant = state
+        .storage
+        .tenant_by_customer_code(code.as_str())
+        .await?
+        .ok_or(ApiError::UnknownCustomer)?;
+    check_origin(&state, &headers, &tenant.id).await?;
+    open_for_service(&tenant)?;
+    Ok(Json(json!({
+        "customer_code": tenant.customer_code,
+        "institution": tenant.name,
+        "pin_digits": tenant.pin_digits.digits(),
+    })))
+}
+
 /// `POST /v1/status` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,13 +130,9 @@ pub async fn status(
     ApiJson(req): ApiJson<StatusRequest>,
 ) -> ApiResult<Json<Value>> {
     let now = state.now();
-    let (_, session) = usable_session(&state, &req.session, now).await?;
+    let (_, session, tenant) = usable_session(&state, &req.session, now).await?;
     check_origin(&state, &headers, &session.tenant_id).await?;
-    let tenant = state
-        .storage
-        .tenant_by_id(&session.tenant_id)
-        .await?
-        .ok_or(ApiError::InvalidSession)?;
+    open_for_service(&tenant)?;
     let user = state
         .storage
         .user(&session.tenant_id, &session.user_id)
@@ -115,6 +146,7 @@ pub async fn status(
         "attempts_left": state.config.policy.max_failures.saturating_sub(failures),
         "device": user.as_ref().and_then(|u| u.device.as_ref()).map(device_view),
         "institution": { "name": tenant.name, "customer_code": tenant.customer_code },
+        "pin_digits": tenant.pin_digits.digits(),
     })))
 }
 
@@ -142,15 +174,16 @@ pub async fn register_device(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (secret, fingerprint, label) = req.checked()?;
     let now = state.now();
-    let (tenant_id, user_id, activation_attempts) = match (
+    let (tenant_id, user_id, activation) = match (
         &req.session,
         &req.customer_code,
         &req.user_id,
         &req.activation_code,
     ) {
         (Some(token), None, None, None) => {
-            let (_, session) = usable_session(&state, token, now).await?;
+            let (_, session, tenant) = usable_session(&state, token, now).await?;
             check_origin(&state, &headers, &session.tenant_id).await?;
+            open_for_service(&tenant)?;
             (session.tenant_id, session.user_id, None)
         }
         (None, Some(customer), Some(user), Some(code)) => {
@@ -170,8 +203,10 @@ pub async fn register_device(
                 .await?
                 .ok_or(ApiError::UnknownCustomer)?;
             check_origin(&state, &headers, &tenant.id).await?;
-            let attempts = check_activation(&state, &tenant.id, &user, &code, now).await?;
-            (tenant.id, user.as_str().to_owned(), Some(attempts))
+            // Before the code is checked, so that a closed institution's codes are not spent.
+            open_for_service(&tenant)?;
+            let user_id = user.as_str().to_owned();
+            (tenant.id, user_id, Some((user, code)))
         }
         _ => {
             return Err(ApiError::BadRequest(
@@ -187,18 +222,33 @@ pub async fn register_device(
         &state,
     );
     let device_id = device.id.clone();
-    register(
-        &state,
-        &tenant_id,
-        &user_id,
-        device,
-        req.replace,
-        activation_attempts,
-        now,
-    )
-    .await?;
-    let body = json!({ "device_id": device_id, "user_id": user_id, "server_time_ms": now });
-    Ok((StatusCode::CREATED, Json(body)))
+    for _ in 0..MAX_ROUNDS {
+        let attempts = match &activation {
+            Some((user, code)) => {
+                Some(check_activation(&state, &tenant_id, user, code, now).await?)
+            }
+            None => None,
+        };
+        let registered = register(
+            &state,
+            &tenant_id,
+            &user_id,
+            device.clone(),
+            req.replace,
+            attempts,
+            now,
+        )
+        .await?;
+        // The activation code was used, or a wrong attempt counted, since it was checked:
+        // check it again, which names what happened or lets this registration through.
+        if registered == Registered::ActivationGone {
+            continue;
+        }
+        registration_result(registered)?;
+        let body = json!({ "device_id": device_id, "user_id": user_id, "server_time_ms": now });
+        return Ok((StatusCode::CREATED, Json(body)));
+    }
+    Err(ApiError::Busy)
 }
 
 fn new_device(
@@ -209,7 +259,7 @@ fn new_device(
     state: &AppState,
 ) -> NewDevice {
     let id = random_id();
-    let secret_enc = state.crypto.seal_secret(&id, secret);
+    let secret_enc = state.crypto.current().seal_secret(&id, secret);
     NewDevice {
         id,
         kind: kind.to_owned(),
@@ -227,7 +277,7 @@ async fn register(
     replace: bool,
     activation_attempts: Option<i64>,
     now: i64,
-) -> ApiResult<()> {
+) -> ApiResult<Registered> {
     let registration = Registration {
         tenant_id: tenant_id.to_owned(),
         user_id: user_id.to_owned(),
@@ -236,19 +286,26 @@ async fn register(
         activation_attempts,
         now_ms: now,
     };
-    match state.storage.register_device(&registration).await? {
+    Ok(state.storage.register_device(&registration).await?)
+}
+
+/// The answer to a registration that was not retried.
+fn registration_result(registered: Registered) -> ApiResult<()> {
+    match registered {
         Registered::Done { .. } => Ok(()),
         Registered::Exists(d) => Err(ApiError::DeviceExists {
             device: device_view(&d),
         }),
         Registered::Locked => Err(ApiError::Locked),
-        Registered::ActivationGone => Err(ApiError::InvalidActivation { attempts_left: 0 }),
+        // Only a registration by activation code can lose its code; those are retried.
+        Registered::ActivationGone => Err(ApiError::Busy),
     }
 }
 
-/// Checks an activation code (PRODUCT.md rule 9): expired codes get their own error, used or
-/// exhausted codes are dead, a wrong code is counted. Returns the attempt count read, which
-/// the registration checks again when it consumes the code.
+/// Checks an activation code (PRODUCT.md rule 9): an ID without a code, a used code and an
+/// expired code each get their own error, a code whose attempts are spent is dead, a wrong
+/// code is counted. Returns the attempt count read, which the registration checks again when
+/// it consumes the code.
 async fn check_activation(
     state: &AppState,
     tenant_id: &str,
@@ -257,21 +314,25 @@ async fn check_activation(
     now: i64,
 ) -> ApiResult<i64> {
     let user_id = user.as_str();
-    let dead = ApiError::InvalidActivation { attempts_left: 0 };
     for _ in 0..MAX_ROUNDS {
         let Some(rec) = state.storage.activation(tenant_id, user_id).await? else {
-            return Err(dead);
+            return Err(ApiError::NotEnrolled);
         };
-        if rec.used_ms.is_some() || rec.attempts >= ACTIVATION_MAX_ATTEMPTS {
-            return Err(dead);
+        if rec.used_ms.is_some() {
+            return Err(ApiError::ActivationUsed);
+        }
+        if rec.attempts >= ACTIVATION_MAX_ATTEMPTS {
+            return Err(ApiError::InvalidActivation { attempts_left: 0 });
         }
         if now >= rec.expires_ms {
             return Err(ApiError::ActivationExpired);
         }
-        if state
-            .crypto
-            .activation_matches(tenant_id, user_id, code.as_str(), &rec.code_hash)
-        {
+        if state.crypto.current().activation_matches(
+            tenant_id,
+            user_id,
+            code.as_str(),
+            &rec.code_hash,
+        ) {
             return Ok(rec.attempts);
         }
         let left = u32::try_from(ACTIVATION_MAX_ATTEMPTS - rec.attempts - 1).unwrap_or(0);
@@ -316,8 +377,9 @@ pub async fn verify(
     // Malformed input is refused before anything is read or counted.
     let (code, device_id, fingerprint) = req.checked()?;
     let now = state.now();
-    let (session_hash, session) = usable_session(&state, &req.session, now).await?;
+    let (session_hash, session, tenant) = usable_session(&state, &req.session, now).await?;
     check_origin(&state, &headers, &session.tenant_id).await?;
+    open_for_service(&tenant)?;
     let via = Via::Widget {
         session_hash: &session_hash,
         purpose: &session.purpose,
@@ -411,7 +473,10 @@ async fn run_verification(
             state.batches.audit(audit("locked", &device.label)).await?;
             return Err(ApiError::Locked);
         }
-        let secret = state.crypto.open_secret(&device.id, &device.secret_enc)?;
+        let secret = state
+            .crypto
+            .current()
+            .open_secret(&device.id, &device.secret_enc)?;
         let policy = &state.config.policy;
         let (outcome, next) =
             verify_with_secret(policy, &user.state, &secret, code.as_str(), now_secs);
@@ -501,6 +566,7 @@ pub async fn open_session(
     ApiJson(req): ApiJson<SessionRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (user, purpose) = req.checked()?;
+    open_for_service(&tenant)?;
     let now = state.now();
     let token = random_token();
     let record = SessionRecord {
@@ -579,6 +645,7 @@ pub async fn check(
     ApiJson(req): ApiJson<CheckRequest>,
 ) -> ApiResult<Json<Value>> {
     let (user, code) = req.checked()?;
+    open_for_service(&tenant)?;
     let now = state.now();
     let verified =
         run_verification(&state, &tenant.id, user.as_str(), &code, Via::Check, now).await?;
@@ -603,6 +670,7 @@ pub async fn issue_activation(
     let expires_ms = now.saturating_add(ACTIVATION_TTL_MS);
     let hash = state
         .crypto
+        .current()
         .activation_hash(&tenant.id, user.as_str(), &code);
     state
         .storage
@@ -646,7 +714,7 @@ pub async fn authenticator(
     let secret = Secret::new(bytes.to_vec()).map_err(|e| ApiError::Internal(e.to_string()))?;
     let device = new_device("authenticator", "Authenticator app", None, &secret, &state);
     let device_id = device.id.clone();
-    register(
+    let registered = register(
         &state,
         &tenant.id,
         user.as_str(),
@@ -656,6 +724,7 @@ pub async fn authenticator(
         now,
     )
     .await?;
+    registration_result(registered)?;
     let policy = &state.config.policy;
     let uri = KeyUri {
         kind: Kind::Totp {

@@ -1,32 +1,41 @@
 //! Batched reads and writes of verifications on SQLite: group read and group commit.
 //!
 //! Every statement through sqlx's SQLite driver is a round trip to the worker thread of a
-//! connection: a dozen thread switches per verification, which on two cores cost more than
-//! the verification itself. And SQLite has one writer at a time: concurrent write
-//! transactions that find the lock taken wait in SQLite's busy handler, which sleeps whole
-//! milliseconds between tries. Measured on two cores, that capped `/v1/check` near 2,000
-//! verifications/s with p99 near 100 ms at 64 connections (docs/benchmarks.md).
+//! connection, and each round trip costs thread switches that on two cores cost more than
+//! the statement itself. And SQLite has one writer at a time: concurrent write transactions
+//! that find the lock taken wait in SQLite's busy handler, which sleeps whole milliseconds
+//! between tries. Measured on two cores, that capped `/v1/check` near 2,000 verifications/s
+//! with p99 near 100 ms at 64 connections (docs/benchmarks.md).
 //!
-//! So one task reads for everyone and one task writes for everyone. Each takes every request
-//! already waiting in its queue (nothing waits for company: a lone request goes alone) and
-//! serves them with one statement or one transaction. The writer answers only after the
-//! commit, so an accepted code is in the database (WAL, synchronous=NORMAL: in the operating
-//! system's hands, durable against a crash of this process) before the client hears of it.
-//! Each outcome keeps its own compare-and-set on the user's version, so the result is the
-//! same as writing them one by one.
+//! So a few tasks read for everyone and one task writes for everyone. Each takes every
+//! request already waiting in its queue (nothing waits for company: a lone request goes
+//! alone) and serves them with one command to the worker thread of a connection it keeps for
+//! itself: one statement for a read, one whole transaction for a write. The writer answers
+//! only after the commit, so an accepted code is in the database (WAL, synchronous=NORMAL: in
+//! the operating system's hands, durable against a crash of this process) before the client
+//! hears of it. Each outcome keeps its own compare-and-set on the user's version, so the
+//! result is the same as writing them one by one. Readers run side by side (WAL readers do
+//! not block each other or the writer), so a read batch does not wait for the one before.
 //!
 //! PostgreSQL locks rows, not the database, and many server processes may share it, so
 //! there each verification keeps its own statements and transaction.
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::OnceLock;
+use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
 
-use tokio::sync::{mpsc, oneshot};
+use sqlx::Connection;
+use sqlx::sqlite::SqliteConnection;
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::storage::{AuditEvent, Committed, Storage, StorageError, UserRecord, VerifyCommit};
 
 /// The most requests served by one statement or transaction.
 const MAX_BATCH: usize = 64;
+
+/// How many read batches may run at once, each on its own connection. Two, for the two
+/// cores this was measured on: a read batch no longer waits for the previous one to come
+/// back, and more would only add threads and page caches.
+const READERS: usize = 2;
 
 type Reply = oneshot::Sender<Result<Committed, StorageError>>;
 
@@ -55,7 +64,7 @@ impl Item {
     }
 }
 
-/// The reader and the writer of one database, each started on first use.
+/// The readers and the writer of one database, each started on first use.
 #[derive(Debug)]
 pub struct Batches {
     storage: Storage,
@@ -63,7 +72,7 @@ pub struct Batches {
     reads: OnceLock<mpsc::UnboundedSender<ReadItem>>,
 }
 
-/// One user lookup waiting for the reader.
+/// One user lookup waiting for a reader.
 #[derive(Debug)]
 struct ReadItem {
     key: (String, String),
@@ -95,7 +104,11 @@ impl Batches {
         }
         let queue = self.reads.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(reader(self.storage.clone(), rx));
+            // The readers share one queue: whichever is free takes what is waiting.
+            let rx = Arc::new(Mutex::new(rx));
+            for _ in 0..READERS {
+                tokio::spawn(reader(self.storage.clone(), Arc::clone(&rx)));
+            }
             tx
         });
         let (reply, answer) = oneshot::channel();
@@ -134,6 +147,31 @@ impl Batches {
     }
 }
 
+/// The connection a reader or the writer keeps, opened on first use and again after an
+/// error closed it.
+async fn connection<'a>(
+    storage: &Storage,
+    conn: &'a mut Option<SqliteConnection>,
+) -> Result<&'a mut SqliteConnection, StorageError> {
+    if storage.is_closed() {
+        return Err(closed());
+    }
+    if conn.is_none() {
+        *conn = storage.sqlite_connection().await?;
+    }
+    conn.as_mut().ok_or_else(closed)
+}
+
+/// Closes a kept connection after an error: it may hold an open transaction, which closing
+/// rolls back, and a fresh one is opened for the next batch.
+async fn discard(conn: &mut Option<SqliteConnection>) {
+    if let Some(c) = conn.take()
+        && let Err(e) = c.close().await
+    {
+        tracing::warn!(error = %e, "closing a batch connection failed");
+    }
+}
+
 /// Takes the next batch: everything already waiting, up to [`MAX_BATCH`], at most one
 /// outcome per user (a second outcome for a user was decided on the same state as the first
 /// and must see the first one's result, so it waits for the next batch).
@@ -143,17 +181,14 @@ fn next_batch(
     rx: &mut mpsc::UnboundedReceiver<Item>,
 ) -> Vec<Item> {
     let mut batch = vec![first];
-    let mut users: HashSet<(String, String)> = HashSet::new();
-    if let Some((t, u)) = batch[0].user() {
-        users.insert((t.to_owned(), u.to_owned()));
-    }
     let mut deferred = VecDeque::new();
     while batch.len() < MAX_BATCH {
         let Some(item) = carried.pop_front().or_else(|| rx.try_recv().ok()) else {
             break;
         };
+        // A linear scan: a batch is small, and it spares hashing and copying every key.
         let fresh = match item.user() {
-            Some((t, u)) => users.insert((t.to_owned(), u.to_owned())),
+            Some(key) => !batch.iter().any(|b| b.user() == Some(key)),
             None => true,
         };
         if fresh {
@@ -167,56 +202,82 @@ fn next_batch(
     batch
 }
 
-/// Serves lookups: everything waiting, up to [`MAX_BATCH`], in one statement. If it fails,
-/// each lookup is retried alone so that each gets its own answer.
-async fn reader(storage: Storage, mut rx: mpsc::UnboundedReceiver<ReadItem>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(item) => batch.push(item),
-                Err(_) => break,
+/// Serves lookups: whichever reader is free takes everything waiting, up to
+/// [`MAX_BATCH`], and reads it with one statement on its own connection. If that fails, each
+/// lookup is retried alone so that each gets its own answer.
+async fn reader(storage: Storage, queue: Arc<Mutex<mpsc::UnboundedReceiver<ReadItem>>>) {
+    let mut conn = None;
+    loop {
+        let batch = {
+            let mut rx = queue.lock().await;
+            let Some(first) = rx.recv().await else { break };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(item) => batch.push(item),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        read(&storage, &mut conn, batch).await;
+    }
+    discard(&mut conn).await;
+}
+
+async fn read(storage: &Storage, conn: &mut Option<SqliteConnection>, batch: Vec<ReadItem>) {
+    let result = {
+        let keys: Vec<(&str, &str)> = batch
+            .iter()
+            .map(|i| (i.key.0.as_str(), i.key.1.as_str()))
+            .collect();
+        match connection(storage, conn).await {
+            Ok(c) => Storage::group_read(c, &keys).await,
+            Err(e) => Err(e),
+        }
+    };
+    match result {
+        Ok(records) => {
+            for (item, record) in batch.into_iter().zip(records) {
+                let _ = item.reply.send(Ok(record));
             }
         }
-        let keys: Vec<(String, String)> = batch.iter().map(|i| i.key.clone()).collect();
-        match storage.users(&keys).await {
-            Ok(records) => {
-                for (item, record) in batch.into_iter().zip(records) {
-                    let _ = item.reply.send(Ok(record));
-                }
-            }
-            Err(e) => {
+        Err(e) => {
+            if !storage.is_closed() {
                 tracing::warn!(error = %e, "group read failed; reading its users one by one");
-                for item in batch {
-                    let _ = item
-                        .reply
-                        .send(storage.user(&item.key.0, &item.key.1).await);
-                }
+            }
+            discard(conn).await;
+            for item in batch {
+                let _ = item
+                    .reply
+                    .send(storage.user(&item.key.0, &item.key.1).await);
             }
         }
     }
 }
 
 async fn writer(storage: Storage, mut rx: mpsc::UnboundedReceiver<Item>) {
+    let mut conn = None;
     let mut carried = VecDeque::new();
     loop {
         let first = match carried.pop_front() {
             Some(item) => item,
             None => match rx.recv().await {
                 Some(item) => item,
-                None => return,
+                None => break,
             },
         };
         let batch = next_batch(first, &mut carried, &mut rx);
-        write(&storage, batch).await;
+        write(&storage, &mut conn, batch).await;
     }
+    discard(&mut conn).await;
 }
 
 /// Writes a batch and answers every item. Outcomes that spend a session (the widget's
 /// verify) need their own transaction, because they may fail after the user's row was
 /// written; if the batch transaction fails, every item is retried alone so that each gets
 /// its own answer.
-async fn write(storage: &Storage, batch: Vec<Item>) {
+async fn write(storage: &Storage, conn: &mut Option<SqliteConnection>, batch: Vec<Item>) {
     let (mut checks, mut check_replies) = (Vec::new(), Vec::new());
     let (mut audits, mut audit_replies) = (Vec::new(), Vec::new());
     let mut single = Vec::new();
@@ -236,7 +297,15 @@ async fn write(storage: &Storage, batch: Vec<Item>) {
             }),
         }
     }
-    match storage.commit_checks(&checks, &audits).await {
+    let result = if checks.is_empty() && audits.is_empty() {
+        Ok(Vec::new())
+    } else {
+        match connection(storage, conn).await {
+            Ok(c) => Storage::group_commit(c, &checks, &audits).await,
+            Err(e) => Err(e),
+        }
+    };
+    match result {
         Ok(results) => {
             for (reply, result) in check_replies.into_iter().zip(results) {
                 let _ = reply.send(Ok(result));
@@ -246,7 +315,11 @@ async fn write(storage: &Storage, batch: Vec<Item>) {
             }
         }
         Err(e) => {
-            tracing::warn!(error = %e, "group commit failed; writing its items one by one");
+            if !storage.is_closed() {
+                tracing::warn!(error = %e, "group commit failed; writing its items one by one");
+            }
+            // The failed transaction may still be open on the connection.
+            discard(conn).await;
             let commits = checks.into_iter().map(Work::Commit).zip(check_replies);
             let events = audits.into_iter().map(Work::Audit).zip(audit_replies);
             single.extend(

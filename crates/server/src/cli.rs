@@ -1,21 +1,25 @@
-//! The `cloud-otp` operator command: `serve`, `tenant create|list`, `user show|unlock`,
-//! `rotate-master-key`.
+//! The `cloud-otp` operator command: `serve`, `tenant create|update|rotate-api-key|list`,
+//! `user show|unlock`, `rotate-master-key`.
 //! Results go to standard output (an API key alone on the last line), logs to standard error.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
+use zeroize::Zeroizing;
 
 use crate::clock::{Clock, SystemClock, db_ms, rfc3339};
-use crate::crypto::{Crypto, EXTRA_KEYS_ENV, KEY_ENV, KEY_FILE, MasterKey};
-use crate::storage::Storage;
-use crate::validate::{CustomerCode, Origin, TenantName, UserId};
+use crate::crypto::{
+    EXTRA_KEYS_ENV, EXTRA_KEYS_FILE, KEY_ENV, KEY_FILE, LoadedKeys, load_key_ring,
+};
+use crate::reload::{extra_keys_env, primary_key_env};
+use crate::storage::{Storage, Tenant};
+use crate::validate::{CustomerCode, Origin, PinDigits, TenantName, UserId};
 use crate::{AppState, Config, app, demo};
 
 /// The data directory's environment variable; `./data` when unset.
@@ -32,6 +36,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Runs the HTTP server.
+    ///
+    /// SIGINT or SIGTERM stop it after the requests in flight. SIGHUP reloads the master
+    /// keys from the key files (DATA_DIR/master.key and DATA_DIR/extra-master.keys, each
+    /// used only when its variable, CLOUD_OTP_MASTER_KEY or CLOUD_OTP_EXTRA_MASTER_KEYS, is
+    /// unset) without stopping; a key set that cannot be read or does not match the database
+    /// is refused and the current keys stay in use (docs/security.md).
     Serve(ServeArgs),
     /// Manages institutions (tenants).
     #[command(subcommand)]
@@ -39,9 +49,11 @@ enum Command {
     /// Looks at and unlocks trainees.
     #[command(subcommand)]
     User(UserCommand),
-    /// Re-encrypts every device secret under the master key in CLOUD_OTP_MASTER_KEY, opening
-    /// them with the keys in CLOUD_OTP_EXTRA_MASTER_KEYS, while servers keep running; see
-    /// docs/security.md for the whole procedure.
+    /// Re-encrypts every device secret under the new master key, while servers keep running.
+    ///
+    /// The new key is the one in CLOUD_OTP_MASTER_KEY (or DATA_DIR/master.key); the old
+    /// secrets are opened with the keys in CLOUD_OTP_EXTRA_MASTER_KEYS (or
+    /// DATA_DIR/extra-master.keys). See docs/security.md for the whole procedure.
     RotateMasterKey {
         #[command(flatten)]
         db: Database,
@@ -93,10 +105,40 @@ enum TenantCommand {
         /// A web origin of its training site, e.g. https://lms.example (repeatable).
         #[arg(long = "origin")]
         origins: Vec<String>,
+        /// The PIN trainees add to their browser's key: off, 4 or 6 digits.
+        #[arg(long, default_value = "off")]
+        pin: String,
         #[command(flatten)]
         db: Database,
     },
-    /// Lists institutions.
+    /// Changes an institution's PIN policy or opens or closes it for service, and prints
+    /// the resulting state.
+    Update {
+        /// The institution's customer code.
+        #[arg(long)]
+        customer_code: String,
+        /// The PIN trainees add to their browser's key: off, 4 or 6 digits.
+        #[arg(long)]
+        pin: Option<String>,
+        /// Open the institution for service: trainees may register and verify.
+        #[arg(long, conflicts_with = "close")]
+        open: bool,
+        /// Close it: trainee requests get 403 service_closed; its API keeps working.
+        #[arg(long)]
+        close: bool,
+        #[command(flatten)]
+        db: Database,
+    },
+    /// Replaces an institution's API key and prints the new one, alone on the last line.
+    /// Running servers refuse the old key within a second.
+    RotateApiKey {
+        /// The institution's customer code.
+        #[arg(long)]
+        customer_code: String,
+        #[command(flatten)]
+        db: Database,
+    },
+    /// Lists institutions: customer code, name, PIN, open or closed, origins.
     List {
         #[command(flatten)]
         db: Database,
@@ -199,6 +241,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             name,
             customer_code,
             origins,
+            pin,
             db,
         }) => {
             let name = TenantName::parse(&name)?;
@@ -207,10 +250,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .iter()
                 .map(|o| Origin::parse(o))
                 .collect::<Result<Vec<_>, _>>()?;
+            let pin = PinDigits::parse(&pin)?;
             let storage = open(&db).await?;
             let now = db_ms(SystemClock.now_ms());
             let (tenant, key) =
-                crate::admin::create_tenant(&storage, &name, &code, &origins, now).await?;
+                crate::admin::create_tenant_with_pin(&storage, &name, &code, &origins, pin, now)
+                    .await?;
             storage.close().await;
             let origins: Vec<&str> = origins.iter().map(Origin::as_str).collect();
             say(&[
@@ -226,7 +271,54 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         origins.join(" ")
                     }
                 ),
+                format!("PIN: {}", tenant.pin_digits),
+                format!("Service: {}", service(&tenant)),
                 "API key (shown only now; keep it secret):".into(),
+                key,
+            ])
+        }
+        Command::Tenant(TenantCommand::Update {
+            customer_code,
+            pin,
+            open: open_it,
+            close,
+            db,
+        }) => {
+            let code = CustomerCode::parse(&customer_code)?;
+            let pin = pin.as_deref().map(PinDigits::parse).transpose()?;
+            let in_service = match (open_it, close) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            let storage = open(&db).await?;
+            let result = update_tenant(&storage, &code, pin, in_service).await;
+            storage.close().await;
+            let tenant = result?;
+            say(&[
+                format!(
+                    "Institution \"{}\", customer code {}.",
+                    tenant.name, tenant.customer_code
+                ),
+                format!("PIN: {}", tenant.pin_digits),
+                format!("Service: {}", service(&tenant)),
+            ])
+        }
+        Command::Tenant(TenantCommand::RotateApiKey { customer_code, db }) => {
+            let code = CustomerCode::parse(&customer_code)?;
+            let storage = open(&db).await?;
+            let result = rotate_api_key(&storage, &code).await;
+            storage.close().await;
+            let (tenant, key) = result?;
+            say(&[
+                format!(
+                    "Replaced the API key of \"{}\", customer code {}. Running servers refuse \
+                     the old key within {} second.",
+                    tenant.name,
+                    tenant.customer_code,
+                    crate::keycache::KEY_TTL.as_secs()
+                ),
+                "New API key (shown only now; keep it secret):".into(),
                 key,
             ])
         }
@@ -235,7 +327,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let mut lines = Vec::new();
             for t in storage.tenants().await? {
                 let origins = storage.origins(&t.id).await?.join(" ");
-                lines.push(format!("{}\t{}\t{}", t.customer_code, t.name, origins));
+                let state = if t.in_service { "open" } else { "closed" };
+                lines.push(format!(
+                    "{}\t{}\tpin {}\t{state}\t{origins}",
+                    t.customer_code, t.name, t.pin_digits
+                ));
             }
             storage.close().await;
             say(&lines)
@@ -288,27 +384,71 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-/// The keys of CLOUD_OTP_EXTRA_MASTER_KEYS (none when unset).
-fn extra_keys() -> Result<Vec<MasterKey>, CliError> {
-    let text = std::env::var(EXTRA_KEYS_ENV).unwrap_or_default();
-    Ok(MasterKey::parse_list(&text)?)
+/// Whether trainees can use the institution now, in words.
+fn service(tenant: &Tenant) -> &'static str {
+    if tenant.in_service {
+        "open"
+    } else {
+        "closed (trainee requests get service_closed)"
+    }
+}
+
+async fn tenant_by_code(storage: &Storage, code: &CustomerCode) -> Result<Tenant, CliError> {
+    storage
+        .tenant_by_customer_code(code.as_str())
+        .await?
+        .ok_or_else(|| CliError::Input(format!("no institution has customer code {code}")))
+}
+
+/// `tenant update`: the institution after the change.
+async fn update_tenant(
+    storage: &Storage,
+    code: &CustomerCode,
+    pin: Option<PinDigits>,
+    in_service: Option<bool>,
+) -> Result<Tenant, CliError> {
+    let tenant = tenant_by_code(storage, code).await?;
+    storage
+        .update_tenant(&tenant.id, pin, in_service)
+        .await?
+        .ok_or_else(|| CliError::Input(format!("no institution has customer code {code}")))
+}
+
+/// `tenant rotate-api-key`: the institution and its new key.
+async fn rotate_api_key(
+    storage: &Storage,
+    code: &CustomerCode,
+) -> Result<(Tenant, String), CliError> {
+    let tenant = tenant_by_code(storage, code).await?;
+    let key = crate::admin::rotate_api_key(storage, &tenant.id).await?;
+    Ok((tenant, key))
+}
+
+/// The key ring from the environment and the key files, as `serve` resolves it; a missing
+/// key file is created only when `create` is set.
+fn key_ring(data_dir: &Path, create: bool) -> Result<LoadedKeys, CliError> {
+    let primary = primary_key_env().map(Zeroizing::new);
+    let extra = extra_keys_env().map(Zeroizing::new);
+    Ok(load_key_ring(
+        primary.as_deref().map(String::as_str),
+        extra.as_deref().map(String::as_str),
+        data_dir,
+        create,
+    )?)
 }
 
 /// `rotate-master-key`: the new key is the primary one (CLOUD_OTP_MASTER_KEY, or the key file
-/// when the variable is unset, never created here), the extra keys open the old secrets.
+/// when the variable is unset, never created here), the extra keys (CLOUD_OTP_EXTRA_MASTER_KEYS,
+/// or their file) open the old secrets: the same ring a server reads.
 async fn rotate(db: &Database) -> Result<(), CliError> {
     let data_dir = data_dir();
-    let master = match std::env::var(KEY_ENV) {
-        Ok(text) => MasterKey::from_hex(&text)?,
-        Err(_) if data_dir.join(KEY_FILE).is_file() => MasterKey::load_or_create(None, &data_dir)?,
-        Err(_) => {
-            return Err(CliError::Input(format!(
-                "no master key: set {KEY_ENV} to the new key and {EXTRA_KEYS_ENV} to the old one"
-            )));
-        }
-    };
-    let crypto = Crypto::with_others(&master, &extra_keys()?);
-    drop(master);
+    if primary_key_env().is_none() && !data_dir.join(KEY_FILE).is_file() {
+        return Err(CliError::Input(format!(
+            "no master key: set {KEY_ENV} to the new key and {EXTRA_KEYS_ENV} to the old one, \
+             or put them in {KEY_FILE} and {EXTRA_KEYS_FILE} in the data directory"
+        )));
+    }
+    let crypto = key_ring(&data_dir, false)?.crypto;
     let storage = open(db).await?;
     let result = crate::rotate::rotate_master_key(&storage, &crypto).await;
     storage.close().await;
@@ -329,10 +469,7 @@ async fn find_user(
     let code = CustomerCode::parse(customer_code)?;
     let user = UserId::parse(user_id)?;
     let storage = open(db).await?;
-    let tenant = storage
-        .tenant_by_customer_code(code.as_str())
-        .await?
-        .ok_or_else(|| CliError::Input(format!("no institution has customer code {code}")))?;
+    let tenant = tenant_by_code(&storage, &code).await?;
     Ok((storage, tenant.id, user))
 }
 
@@ -361,11 +498,15 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     init_logs();
     let data_dir = data_dir();
     let storage = open(&args.db).await?;
-    let env_key = std::env::var(KEY_ENV).ok();
-    let master = MasterKey::load_or_create(env_key.as_deref(), &data_dir)?;
-    let crypto = Crypto::with_others(&master, &extra_keys()?);
-    drop(master);
-    crate::rotate::ensure_key_ring(&storage, &crypto).await?;
+    let keys = key_ring(&data_dir, true)?;
+    crate::rotate::ensure_key_ring(&storage, &keys.crypto).await?;
+    tracing::info!(
+        primary = %keys.primary,
+        extra = %keys.extra,
+        "master keys loaded ({} keys, current key id {})",
+        keys.crypto.key_count(),
+        keys.crypto.key_id()
+    );
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -381,7 +522,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         dist_dir: args.dist.clone(),
         ..Config::default()
     };
-    let mut state = AppState::new(storage.clone(), crypto, Arc::new(SystemClock), config);
+    let mut state = AppState::new(storage.clone(), keys.crypto, Arc::new(SystemClock), config);
     let mut url = format!("{base_url}/");
     if args.demo {
         let now = db_ms(SystemClock.now_ms());
@@ -406,6 +547,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         }
     });
 
+    // Installed before the URL is printed: from then on SIGHUP reloads the keys instead of
+    // ending the process.
+    crate::reload::reload_on_sighup(storage.clone(), state.crypto.clone(), data_dir.clone())
+        .map_err(|e| CliError::Io("cannot handle SIGHUP", e))?;
     say(&[url.clone()])?;
     tracing::info!(%url, database = if matches!(storage, Storage::Sqlite(_)) { "sqlite" } else { "postgres" }, "listening");
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -2,7 +2,8 @@
 //! activation codes, and the random tokens the server hands out.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use aes_gcm::aead::rand_core::RngCore;
 use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
@@ -18,6 +19,11 @@ use zeroize::Zeroizing;
 
 /// The name of the key file in the data directory.
 pub const KEY_FILE: &str = "master.key";
+
+/// The name of the file in the data directory holding the extra master keys (one per line or
+/// comma-separated) when CLOUD_OTP_EXTRA_MASTER_KEYS is unset. Unlike the environment, a
+/// file can change under a running server, which re-reads both files on SIGHUP.
+pub const EXTRA_KEYS_FILE: &str = "extra-master.keys";
 
 /// The environment variable holding the master key as 64 hexadecimal digits.
 pub const KEY_ENV: &str = "CLOUD_OTP_MASTER_KEY";
@@ -40,15 +46,23 @@ pub enum CryptoError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// A key file holds something other than keys of 64 hexadecimal digits. Names the file,
+    /// never its content.
+    #[error("master key file {path}: each key must be 64 hexadecimal digits (32 bytes)")]
+    KeyFileFormat {
+        /// The file.
+        path: String,
+    },
     /// A stored device secret does not decrypt: wrong master key or tampered row.
     #[error("a stored device secret could not be decrypted")]
     Decrypt,
     /// A stored device secret is sealed under a master key this server does not have: a
-    /// rotation (docs/security.md) reached this database before this server was restarted
-    /// with the new key.
+    /// rotation (docs/security.md) reached this database before this server was given the
+    /// new key.
     #[error(
         "a stored device secret is sealed under master key id {0}, which this server does \
-         not have: restart it with the new key in CLOUD_OTP_MASTER_KEY or CLOUD_OTP_EXTRA_MASTER_KEYS"
+         not have: give it the new key (in the key files, then SIGHUP; or in \
+         CLOUD_OTP_MASTER_KEY or CLOUD_OTP_EXTRA_MASTER_KEYS, then restart)"
     )]
     UnknownKey(String),
 }
@@ -94,8 +108,10 @@ impl MasterKey {
             path: path.display().to_string(),
             source,
         };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Self::from_hex(&text),
+        match std::fs::read_to_string(&path).map(Zeroizing::new) {
+            Ok(text) => Self::from_hex(&text).map_err(|_| CryptoError::KeyFileFormat {
+                path: path.display().to_string(),
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = Self::generate();
                 let text = Zeroizing::new(hex::encode(key.0.as_ref()));
@@ -108,23 +124,140 @@ impl MasterKey {
 }
 
 impl MasterKey {
-    /// Parses a comma-separated list of keys (as in CLOUD_OTP_EXTRA_MASTER_KEYS); empty
-    /// entries are skipped.
+    /// Parses a list of keys separated by commas or line breaks (as in
+    /// CLOUD_OTP_EXTRA_MASTER_KEYS or its file); empty entries are skipped.
     ///
     /// ```
     /// use cloud_otp_server::crypto::MasterKey;
     /// let two = format!("{}, {}", "ab".repeat(32), "cd".repeat(32));
     /// assert_eq!(MasterKey::parse_list(&two).unwrap().len(), 2);
+    /// let lines = format!("{}\n{}\n", "ab".repeat(32), "cd".repeat(32));
+    /// assert_eq!(MasterKey::parse_list(&lines).unwrap().len(), 2);
     /// assert!(MasterKey::parse_list("").unwrap().is_empty());
     /// assert!(MasterKey::parse_list("abcd").is_err());
     /// ```
     pub fn parse_list(text: &str) -> Result<Vec<Self>, CryptoError> {
-        text.split(',')
+        text.split([',', '\n', '\r'])
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .map(Self::from_hex)
             .collect()
     }
+}
+
+/// Where one of the two key settings came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// An environment variable, fixed for the life of the process.
+    Environment(&'static str),
+    /// A file in the data directory (for the extra keys, possibly absent: no extra keys).
+    File(PathBuf),
+}
+
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::Environment(name) => f.write_str(name),
+            KeySource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A key ring as a server resolves it, with where each part came from.
+#[derive(Debug)]
+pub struct LoadedKeys {
+    /// The ring.
+    pub crypto: Crypto,
+    /// Where the primary key came from.
+    pub primary: KeySource,
+    /// Where the extra keys came from.
+    pub extra: KeySource,
+}
+
+impl LoadedKeys {
+    /// Whether both parts came from the environment, so reading them again can only give
+    /// the same ring: a process cannot see changes to its own environment made outside it.
+    pub fn all_from_environment(&self) -> bool {
+        matches!(
+            (&self.primary, &self.extra),
+            (KeySource::Environment(_), KeySource::Environment(_))
+        )
+    }
+}
+
+/// Resolves the key ring the way `serve` does at startup and on SIGHUP, and
+/// `rotate-master-key` does: the primary key from `primary_env` (CLOUD_OTP_MASTER_KEY) when
+/// set, otherwise from [`KEY_FILE`] in `data_dir`; the extra keys from `extra_env`
+/// (CLOUD_OTP_EXTRA_MASTER_KEYS) when set, otherwise from [`EXTRA_KEYS_FILE`] when it exists.
+/// A missing key file is created (0600) only when `create` is set; otherwise it is an error,
+/// so a reload or a rotation never invents a key.
+///
+/// ```
+/// use cloud_otp_server::crypto::{KeySource, load_key_ring};
+/// let dir = tempfile::tempdir().unwrap();
+/// let key = "ab".repeat(32);
+/// let ring = load_key_ring(Some(&key), None, dir.path(), false).unwrap();
+/// assert_eq!(ring.crypto.key_count(), 1);
+/// assert!(matches!(ring.extra, KeySource::File(_)));
+/// assert!(load_key_ring(None, None, dir.path(), false).is_err());
+/// let created = load_key_ring(None, Some(&key), dir.path(), true).unwrap();
+/// assert_eq!(created.crypto.key_count(), 2);
+/// ```
+pub fn load_key_ring(
+    primary_env: Option<&str>,
+    extra_env: Option<&str>,
+    data_dir: &Path,
+    create: bool,
+) -> Result<LoadedKeys, CryptoError> {
+    let (master, primary) = match primary_env {
+        Some(text) => (MasterKey::from_hex(text)?, KeySource::Environment(KEY_ENV)),
+        None if create => (
+            MasterKey::load_or_create(None, data_dir)?,
+            KeySource::File(data_dir.join(KEY_FILE)),
+        ),
+        None => {
+            let path = data_dir.join(KEY_FILE);
+            let text = std::fs::read_to_string(&path)
+                .map(Zeroizing::new)
+                .map_err(|source| CryptoError::KeyFile {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            let key = MasterKey::from_hex(&text).map_err(|_| CryptoError::KeyFileFormat {
+                path: path.display().to_string(),
+            })?;
+            (key, KeySource::File(path))
+        }
+    };
+    let (extras, extra) = match extra_env {
+        Some(text) => (
+            MasterKey::parse_list(text)?,
+            KeySource::Environment(EXTRA_KEYS_ENV),
+        ),
+        None => {
+            let path = data_dir.join(EXTRA_KEYS_FILE);
+            let keys = match std::fs::read_to_string(&path).map(Zeroizing::new) {
+                Ok(text) => {
+                    MasterKey::parse_list(&text).map_err(|_| CryptoError::KeyFileFormat {
+                        path: path.display().to_string(),
+                    })?
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+                Err(source) => {
+                    return Err(CryptoError::KeyFile {
+                        path: path.display().to_string(),
+                        source,
+                    });
+                }
+            };
+            (keys, KeySource::File(path))
+        }
+    };
+    Ok(LoadedKeys {
+        crypto: Crypto::with_others(&master, &extras),
+        primary,
+        extra,
+    })
 }
 
 /// Creates `path` readable by its owner only (0600) and writes `contents`; fails if it exists,
@@ -258,6 +391,16 @@ impl Crypto {
         std::iter::once(&self.primary).chain(self.others.iter())
     }
 
+    /// The primary key's id, the non-secret name that prefixes every ciphertext it seals.
+    pub fn key_id(&self) -> &str {
+        &self.primary.id
+    }
+
+    /// How many distinct keys the ring holds, the primary included.
+    pub fn key_count(&self) -> usize {
+        1 + self.others.len()
+    }
+
     /// A value that identifies the master key without revealing it; stored in the database so
     /// a server started with another key refuses to run instead of failing every verification.
     pub fn key_check(&self) -> &str {
@@ -352,6 +495,55 @@ impl Crypto {
             let given = k.activation_hash(tenant_id, user_id, code);
             found | bool::from(given.as_bytes().ct_eq(stored.as_bytes()))
         })
+    }
+}
+
+/// The key ring of a running server, replaced as a whole when the server reloads its keys
+/// (SIGHUP). Each request takes the current ring with one uncontended read lock and an
+/// [`Arc`] clone, and keeps that ring to its end, so a reload never changes keys under a
+/// request; a writer holds the lock only to swap one pointer.
+pub struct SharedCrypto(RwLock<Arc<Crypto>>);
+
+impl std::fmt::Debug for SharedCrypto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedCrypto(redacted)")
+    }
+}
+
+impl SharedCrypto {
+    /// Starts with `crypto`.
+    pub fn new(crypto: Crypto) -> Self {
+        SharedCrypto(RwLock::new(Arc::new(crypto)))
+    }
+
+    /// The current ring.
+    ///
+    /// ```
+    /// use cloud_otp_server::crypto::{Crypto, MasterKey, SharedCrypto};
+    /// let shared = SharedCrypto::new(Crypto::new(&MasterKey::generate()));
+    /// let before = shared.current();
+    /// shared.replace(Crypto::new(&MasterKey::generate()));
+    /// assert_ne!(before.key_id(), shared.current().key_id());
+    /// ```
+    pub fn current(&self) -> Arc<Crypto> {
+        // Only a pointer swap happens under the write lock, which cannot panic, so the lock
+        // is never poisoned in practice; if it were, the pointer inside is still whole.
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Makes `crypto` the ring of every request that starts from now on.
+    pub fn replace(&self, crypto: Crypto) {
+        let new = Arc::new(crypto);
+        let old = std::mem::replace(
+            &mut *self.0.write().unwrap_or_else(PoisonError::into_inner),
+            new,
+        );
+        // The old ring is dropped outside the lock, so a writer never holds readers up for
+        // longer than the swap; requests still using it keep it alive until they finish.
+        drop(old);
     }
 }
 

@@ -1,12 +1,15 @@
 //! `serve --demo`: a demo institution and a demo training-site page that uses the real API
-//! over HTTP, exactly as an institution's backend would, so one command shows the whole flow.
+//! over HTTP, exactly as an institution's backend would, so one command shows the whole flow:
+//! the embedded widget, and an institution-admin panel that issues activation codes and
+//! registers authenticator apps (with the otpauth:// URI as a QR code).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -66,6 +69,11 @@ impl Demo {
     }
 
     async fn call(&self, path: &str, body: &Value) -> Result<Value, String> {
+        self.call_api(path, body).await.map_err(|e| e.to_string())
+    }
+
+    /// A POST to the API with the demo's key; an error answer keeps its status and body.
+    async fn call_api(&self, path: &str, body: &Value) -> Result<Value, CallError> {
         let response = self
             .client
             .post(format!("{}{path}", self.base_url))
@@ -73,19 +81,65 @@ impl Demo {
             .json(body)
             .send()
             .await
-            .map_err(|e| format!("request failed: {e}"))?;
+            .map_err(|e| CallError::Transport(format!("request failed: {e}")))?;
         let status = response.status();
         let body: Value = response
             .json()
             .await
-            .map_err(|e| format!("bad response: {e}"))?;
+            .map_err(|e| CallError::Transport(format!("bad response: {e}")))?;
         if status.is_success() {
             Ok(body)
         } else {
-            Err(format!(
-                "{status}: {}",
-                body["error"].as_str().unwrap_or("unknown error")
-            ))
+            Err(CallError::Api {
+                status: status.as_u16(),
+                body,
+            })
+        }
+    }
+}
+
+/// Why a call of the demo's backend to the API failed.
+#[derive(Debug)]
+enum CallError {
+    /// No usable answer.
+    Transport(String),
+    /// An error answer of the API.
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The error body, `{"error", "message", ...}`.
+        body: Value,
+    },
+}
+
+impl CallError {
+    /// The API's stable error code, if it answered with one.
+    fn code(&self) -> Option<&str> {
+        match self {
+            CallError::Api { body, .. } => body["error"].as_str(),
+            CallError::Transport(_) => None,
+        }
+    }
+
+    /// The status the demo page answers with: the API's own for its errors (409 for a
+    /// device that exists, ...), 502 when the API could not be reached.
+    fn status(&self) -> StatusCode {
+        match self {
+            CallError::Api { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
+            CallError::Transport(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Transport(e) => f.write_str(e),
+            CallError::Api { status, .. } => {
+                write!(f, "{status}: {}", self.code().unwrap_or("unknown error"))
+            }
         }
     }
 }
@@ -149,6 +203,8 @@ pub fn routes() -> Router<AppState> {
         .route("/demo/demo.js", get(script))
         .route("/demo/demo.css", get(style))
         .route("/demo/redeem", post(redeem))
+        .route("/demo/activation", post(issue_activation))
+        .route("/demo/authenticator", post(register_authenticator))
 }
 
 async fn script() -> Response {
@@ -244,4 +300,230 @@ async fn redeem(
         .call("/v1/siteverify", &json!({ "pass": req.pass }))
         .await;
     result.map(axum::Json).map_err(ApiError::Internal)
+}
+
+// ----- the institution-admin panel -----
+
+/// `POST /demo/activation` form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivationForm {
+    user_id: String,
+}
+
+/// `POST /demo/authenticator` form; the checkbox `replace` is sent only when ticked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthenticatorForm {
+    user_id: String,
+    #[serde(default)]
+    replace: Option<String>,
+}
+
+/// A result page of the admin panel.
+fn admin_page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = include_str!("../demo/admin.html")
+        .replace("{{title}}", &escape_html(title))
+        .replace("{{body}}", body);
+    (status, Html(html)).into_response()
+}
+
+fn admin_error(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!("<p class=\"error\">{}</p>", escape_html(message));
+    admin_page(status, title, &body)
+}
+
+/// The panel's forms change the institution's data with the demo's API key, so only this
+/// server's own pages may post them: a browser marks a form posted from another site with
+/// `Sec-Fetch-Site: cross-site` or `same-site` (Fetch Metadata), which is refused. Clients
+/// that send no such header (curl, tests) are not browsers carrying a trainee's visit.
+fn from_this_site(headers: &HeaderMap) -> bool {
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(site) => site == "same-origin" || site == "none",
+    }
+}
+
+/// The checks every admin form shares: the demo is on, the post comes from this site, and
+/// the form and its login ID are valid.
+fn admin_request<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<Form<T>, FormRejection>,
+    title: &str,
+    user_id: impl Fn(&T) -> &str,
+) -> Result<(std::sync::Arc<Demo>, T, UserId), Box<Response>> {
+    let Some(demo) = state.demo.clone() else {
+        return Err(Box::new(ApiError::NotFound.into_response()));
+    };
+    if !from_this_site(headers) {
+        return Err(Box::new(admin_error(
+            StatusCode::FORBIDDEN,
+            title,
+            "This form can only be sent from the demo's own page.",
+        )));
+    }
+    let Ok(Form(form)) = form else {
+        return Err(Box::new(admin_error(
+            StatusCode::BAD_REQUEST,
+            title,
+            "The form was incomplete; go back and fill in the login ID.",
+        )));
+    };
+    let Ok(user) = UserId::parse(user_id(&form)) else {
+        return Err(Box::new(admin_error(
+            StatusCode::BAD_REQUEST,
+            title,
+            "The login ID must be 1 to 128 printable characters.",
+        )));
+    };
+    Ok((demo, form, user))
+}
+
+/// Plain words for the API's errors the panel can meet.
+fn explain(e: &CallError) -> String {
+    match (e, e.code()) {
+        (CallError::Api { body, .. }, Some("device_exists")) => format!(
+            "This login ID already has a registered device ({}, registered {}). Tick \
+             \"Replace the current device\" to make the authenticator app its device instead; \
+             the old device then stops working.",
+            body["device"]["label"].as_str().unwrap_or("unknown"),
+            body["device"]["registered_at"]
+                .as_str()
+                .unwrap_or("unknown"),
+        ),
+        (_, Some("locked")) => "OTP is suspended for this login ID after five wrong codes. \
+             Unlock it first (POST /v1/users/{id}/unlock) after checking who the trainee is."
+            .to_owned(),
+        (_, Some(code)) => format!("The OTP server refused the request ({code})."),
+        (CallError::Transport(_), None) | (CallError::Api { .. }, None) => {
+            "The training site could not reach the OTP server.".to_owned()
+        }
+    }
+}
+
+/// `POST /demo/activation`: the institution issues an activation code through the API
+/// (`POST /v1/users/{id}/activation`) and shows what to give the trainee.
+async fn issue_activation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<ActivationForm>, FormRejection>,
+) -> Response {
+    let title = "Activation code";
+    let (demo, _, user) = match admin_request(&state, &headers, form, title, |f| &f.user_id) {
+        Ok(checked) => checked,
+        Err(response) => return *response,
+    };
+    let path = format!("/v1/users/{}/activation", path_segment(user.as_str()));
+    let issued = match demo.call_api(&path, &json!({})).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!(error = %e, "demo could not issue an activation code");
+            return admin_error(e.status(), title, &explain(&e));
+        }
+    };
+    let field = |name: &str| escape_html(issued[name].as_str().unwrap_or_default());
+    let body = format!(
+        "<p>An activation code for <strong>{user}</strong>. Give the trainee these values; \
+         the code works once, within 3 days, and allows 5 wrong tries.</p>\n\
+         <dl class=\"issued\">\n\
+         <dt>Customer code</dt><dd><code>{customer}</code></dd>\n\
+         <dt>Login ID</dt><dd><code>{user}</code></dd>\n\
+         <dt>Activation code</dt><dd><code class=\"big\">{code}</code></dd>\n\
+         <dt>Valid until</dt><dd><time datetime=\"{expires}\">{expires}</time></dd>\n\
+         </dl>\n\
+         <p>The trainee opens <a href=\"/\">the cloud-otp page</a> in the browser that is to \
+         show the codes and activates it with the customer code, the login ID and the \
+         activation code.</p>",
+        user = field("user_id"),
+        customer = field("customer_code"),
+        code = field("activation_code"),
+        expires = field("expires_at"),
+    );
+    admin_page(StatusCode::OK, title, &body)
+}
+
+/// `POST /demo/authenticator`: the institution makes a standard authenticator app the
+/// trainee's device through the API (`POST /v1/users/{id}/authenticator`) and shows the
+/// otpauth:// URI as a QR code and as text.
+async fn register_authenticator(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<AuthenticatorForm>, FormRejection>,
+) -> Response {
+    let title = "Authenticator app";
+    let (demo, form, user) = match admin_request(&state, &headers, form, title, |f| &f.user_id) {
+        Ok(checked) => checked,
+        Err(response) => return *response,
+    };
+    let replace = form.replace.is_some();
+    let path = format!("/v1/users/{}/authenticator", path_segment(user.as_str()));
+    let made = match demo.call_api(&path, &json!({ "replace": replace })).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!(error = %e, "demo could not register an authenticator app");
+            return admin_error(e.status(), title, &explain(&e));
+        }
+    };
+    let uri = made["otpauth_uri"].as_str().unwrap_or_default();
+    let Some(svg) = qr_svg(uri) else {
+        return admin_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            title,
+            "The QR code could not be drawn.",
+        );
+    };
+    let body = format!(
+        "<p>An authenticator app is now the device of <strong>{user}</strong>{replaced}. The \
+         trainee scans this QR code with a standard authenticator app (TOTP: 6 digits, a new \
+         code every 60 seconds) and types its codes into the training site, whose backend \
+         checks them with <code>POST /v1/check</code>.</p>\n\
+         <figure class=\"qr\">{svg}<figcaption>Show this code to the trainee only: it holds \
+         the secret key.</figcaption></figure>\n\
+         <p>The same key as text, for apps that cannot scan:</p>\n\
+         <p><code class=\"uri\">{uri}</code></p>",
+        user = escape_html(user.as_str()),
+        replaced = if replace {
+            ", replacing the device it had"
+        } else {
+            ""
+        },
+        uri = escape_html(uri),
+    );
+    admin_page(StatusCode::OK, title, &body)
+}
+
+/// The QR code of `text` as an inline `<svg>` element: drawn with paths and presentation
+/// attributes only, which the page's CSP (no inline styles) allows.
+fn qr_svg(text: &str) -> Option<String> {
+    use qrcode::render::svg;
+    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M).ok()?;
+    let image = code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .dark_color(svg::Color("#000000"))
+        .light_color(svg::Color("#ffffff"))
+        .build();
+    // The renderer writes a standalone document; inside HTML only the element belongs.
+    let start = image.find("<svg")?;
+    Some(image[start..].replacen(
+        "<svg",
+        "<svg role=\"img\" aria-label=\"QR code of the authenticator key\"",
+        1,
+    ))
+}
+
+/// Percent-encodes a login ID for a URL path segment (RFC 3986: everything but unreserved
+/// characters).
+fn path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -33,8 +33,8 @@ pub enum ApiError {
     /// 401 invalid_session: unknown, expired or already used OTP session.
     #[error("the OTP session is unknown, expired or already used")]
     InvalidSession,
-    /// 401 invalid_activation: wrong or used activation code.
-    #[error("the activation code is wrong or no longer valid")]
+    /// 401 invalid_activation: a wrong activation code, or one whose attempts are spent.
+    #[error("the activation code is wrong")]
     InvalidActivation {
         /// Wrong activation codes still allowed.
         attempts_left: u32,
@@ -48,6 +48,10 @@ pub enum ApiError {
     /// 403 origin_not_allowed: a browser request from an origin the tenant did not register.
     #[error("this site's origin is not registered for this institution")]
     OriginNotAllowed,
+    /// 403 service_closed: the institution is not open for service (its `in_service` is
+    /// off); its own endpoints keep working.
+    #[error("this institution is not open for service")]
+    ServiceClosed,
     /// 404 not_found: no such route.
     #[error("no such endpoint")]
     NotFound,
@@ -57,6 +61,10 @@ pub enum ApiError {
     /// 404 not_registered: the user has no registered device.
     #[error("this ID has no registered device")]
     NotRegistered,
+    /// 404 not_enrolled: activation for a login ID that has no activation code at this
+    /// institution.
+    #[error("this ID has no activation code at this institution; ask the institution for one")]
+    NotEnrolled,
     /// 405 method_not_allowed.
     #[error("method not allowed on this endpoint")]
     MethodNotAllowed,
@@ -78,6 +86,9 @@ pub enum ApiError {
     /// 410 activation_expired.
     #[error("the activation code has expired; ask the institution for a new one")]
     ActivationExpired,
+    /// 410 activation_used: the activation code was already used.
+    #[error("this activation code was already used; ask the institution for a new one")]
+    ActivationUsed,
     /// 413 payload_too_large.
     #[error("the request body is too large")]
     PayloadTooLarge,
@@ -115,14 +126,17 @@ impl ApiError {
             InvalidActivation { .. } => ("invalid_activation", StatusCode::UNAUTHORIZED),
             InvalidCode { .. } => ("invalid_code", StatusCode::UNAUTHORIZED),
             OriginNotAllowed => ("origin_not_allowed", StatusCode::FORBIDDEN),
+            ServiceClosed => ("service_closed", StatusCode::FORBIDDEN),
             NotFound => ("not_found", StatusCode::NOT_FOUND),
             UnknownCustomer => ("unknown_customer", StatusCode::NOT_FOUND),
             NotRegistered => ("not_registered", StatusCode::NOT_FOUND),
+            NotEnrolled => ("not_enrolled", StatusCode::NOT_FOUND),
             MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             DeviceExists { .. } => ("device_exists", StatusCode::CONFLICT),
             UnapprovedDevice { .. } => ("unapproved_device", StatusCode::CONFLICT),
             Replayed => ("replayed", StatusCode::CONFLICT),
             ActivationExpired => ("activation_expired", StatusCode::GONE),
+            ActivationUsed => ("activation_used", StatusCode::GONE),
             PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
             UnsupportedMediaType => ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
             Locked => ("locked", StatusCode::LOCKED),

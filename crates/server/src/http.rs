@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::crypto::token_hash;
 use crate::error::ApiError;
 use crate::storage::Tenant;
-use crate::validate::{Token, UserId};
+use crate::validate::{CustomerCode, Token, UserId};
 
 /// The Content-Security-Policy of every response: scripts only from this server (WebAssembly
 /// compilation allowed), no inline script or style, no framing.
@@ -134,6 +134,21 @@ impl<S: Send + Sync> FromRequestParts<S> for UserPath {
             .await
             .map_err(|_| ApiError::BadRequest("invalid user_id in path".into()))?;
         Ok(UserPath(UserId::parse(&raw)?))
+    }
+}
+
+/// The `{customer_code}` path segment, checked.
+#[derive(Debug)]
+pub struct CustomerPath(pub CustomerCode);
+
+impl<S: Send + Sync> FromRequestParts<S> for CustomerPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::BadRequest("invalid customer_code in path".into()))?;
+        Ok(CustomerPath(CustomerCode::parse(&raw)?))
     }
 }
 

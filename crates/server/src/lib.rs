@@ -5,7 +5,7 @@
 //! `storage` (SQLite and PostgreSQL), `batch` (batched SQLite reads and writes), `keycache`
 //! (API-key lookups), `crypto` (secrets at rest), `validate` (checked input), `clock`
 //! (injected time), `statics` (dist/), `demo` (the demo training site), `rotate` (master-key
-//! rotation), `cli` (the `cloud-otp` binary).
+//! rotation), `reload` (master keys reloaded on SIGHUP), `cli` (the `cloud-otp` binary).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,13 +28,14 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod keycache;
+pub mod reload;
 pub mod rotate;
 pub mod statics;
 pub mod storage;
 pub mod validate;
 
 use clock::Clock;
-use crypto::Crypto;
+use crypto::{Crypto, SharedCrypto};
 use error::ApiError;
 use storage::Storage;
 
@@ -63,6 +64,10 @@ pub struct Config {
     pub activation_limit_per_hour: u32,
     /// Take the client address from X-Forwarded-For (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// How long an API key looked up in the database is trusted without asking again
+    /// ([`keycache::KEY_TTL`] by default): the longest a replaced key, or a change of the
+    /// institution's policy, goes unnoticed by its endpoints. Zero asks every time.
+    pub api_key_ttl: std::time::Duration,
     /// The built web app.
     pub dist_dir: PathBuf,
 }
@@ -74,6 +79,7 @@ impl Default for Config {
             rate_limit_per_minute: 300,
             activation_limit_per_hour: 30,
             trust_forwarded_for: false,
+            api_key_ttl: keycache::KEY_TTL,
             dist_dir: PathBuf::from("dist"),
         }
     }
@@ -84,8 +90,9 @@ impl Default for Config {
 pub struct AppState {
     /// The database.
     pub storage: Storage,
-    /// Keys derived from the master key.
-    pub crypto: Arc<Crypto>,
+    /// Keys derived from the master keys; `serve` replaces them on SIGHUP, so handlers take
+    /// [`SharedCrypto::current`] once per request.
+    pub crypto: Arc<SharedCrypto>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
     /// Settings.
@@ -114,15 +121,16 @@ impl AppState {
             60 * 60 * 1000,
         ));
         let batches = Arc::new(batch::Batches::new(storage.clone()));
+        let keys = Arc::new(keycache::KeyCache::new(config.api_key_ttl));
         AppState {
             storage,
-            crypto: Arc::new(crypto),
+            crypto: Arc::new(SharedCrypto::new(crypto)),
             clock,
             config: Arc::new(config),
             limiter,
             activation_limiter,
             batches,
-            keys: Arc::default(),
+            keys,
             demo: None,
         }
     }
@@ -145,6 +153,10 @@ pub fn app(state: AppState) -> Router {
     // Called by the trainee's browser: CORS for registered origins, rate limited.
     let browser = Router::new()
         .route("/v1/time", get(api::time).options(not_preflight))
+        .route(
+            "/v1/customers/{customer_code}",
+            get(api::customer).options(not_preflight),
+        )
         .route("/v1/status", post(api::status).options(not_preflight))
         .route(
             "/v1/devices",

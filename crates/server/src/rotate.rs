@@ -31,8 +31,9 @@ pub enum RotateError {
     /// New secrets under another key kept appearing: some server still seals with it.
     #[error(
         "device secrets sealed under another master key keep appearing ({0} in the last pass): \
-         a server still runs with the old key as CLOUD_OTP_MASTER_KEY; restart every server \
-         with the new key first, then run this command again"
+         a server still seals with the old key; give every server the new key as its master \
+         key first (key files and SIGHUP, or the variables and a restart), then run this \
+         command again"
     )]
     StillSealingWithOldKey(u64),
 }

@@ -12,9 +12,12 @@ use cloud_otp_core::State;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
-use sqlx::{Database, Row, Transaction};
+use sqlx::{ConnectOptions, Database, Row, Transaction};
+
+use crate::validate::PinDigits;
 
 /// The name of the SQLite file in the data directory.
 pub const SQLITE_FILE: &str = "cloud-otp.db";
@@ -109,13 +112,22 @@ impl MigrationSource<'static> for Migrations {
         >,
     > {
         Box::pin(async {
-            Ok(vec![Migration::new(
-                1,
-                Cow::Borrowed("initial"),
-                MigrationType::Simple,
-                Cow::Borrowed(include_str!("../migrations/0001_initial.sql")),
-                false,
-            )])
+            Ok(vec![
+                Migration::new(
+                    1,
+                    Cow::Borrowed("initial"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!("../migrations/0001_initial.sql")),
+                    false,
+                ),
+                Migration::new(
+                    2,
+                    Cow::Borrowed("tenant policy"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!("../migrations/0002_tenant_policy.sql")),
+                    false,
+                ),
+            ])
         })
     }
 }
@@ -129,6 +141,10 @@ pub struct Tenant {
     pub name: String,
     /// The 4-digit customer code trainees type when activating.
     pub customer_code: String,
+    /// The PIN policy: how many digits the PIN has that browsers mix into their keys.
+    pub pin_digits: PinDigits,
+    /// Whether trainees may use OTP at this institution now (open for service).
+    pub in_service: bool,
 }
 
 /// A tenant to create.
@@ -144,6 +160,8 @@ pub struct NewTenant {
     pub api_key_hash: String,
     /// Registered web origins.
     pub origins: Vec<String>,
+    /// The PIN policy.
+    pub pin_digits: PinDigits,
     /// Creation time.
     pub created_ms: i64,
 }
@@ -442,6 +460,34 @@ macro_rules! impl_device_row {
 impl_device_row!(sqlx::sqlite::SqliteRow);
 impl_device_row!(sqlx::postgres::PgRow);
 
+/// Reads the columns of [`TENANT_COLUMNS`] from a row of either backend.
+trait TenantRow {
+    fn tenant(&self) -> Result<Tenant>;
+}
+
+macro_rules! impl_tenant_row {
+    ($row:ty) => {
+        impl TenantRow for $row {
+            fn tenant(&self) -> Result<Tenant> {
+                let pin: i32 = self.try_get("pin_digits")?;
+                Ok(Tenant {
+                    id: self.try_get("id")?,
+                    name: self.try_get("name")?,
+                    customer_code: self.try_get("customer_code")?,
+                    pin_digits: PinDigits::from_digits(i64::from(pin))
+                        .ok_or(StorageError::Corrupt("pin_digits"))?,
+                    in_service: self.try_get("in_service")?,
+                })
+            }
+        }
+    };
+}
+impl_tenant_row!(sqlx::sqlite::SqliteRow);
+impl_tenant_row!(sqlx::postgres::PgRow);
+
+/// The columns a [`Tenant`] is read from.
+const TENANT_COLUMNS: &str = "id, name, customer_code, pin_digits, in_service";
+
 const DEVICE_COLUMNS: &str = "id AS device_id, kind, label, fingerprint, secret_enc, registered_ms";
 
 impl Storage {
@@ -549,17 +595,19 @@ impl Storage {
 
     /// Creates a tenant with its origins.
     pub async fn create_tenant(&self, t: &NewTenant) -> Result<()> {
-        let result: sqlx::Result<()> = with_pool!(self, |pool| async {
+        let result: sqlx::Result<()> = with_pool!(self, |pool| {
+            async {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
-                "INSERT INTO tenants (id, name, customer_code, api_key_hash, created_ms) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO tenants (id, name, customer_code, api_key_hash, created_ms, pin_digits) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&t.id)
             .bind(&t.name)
             .bind(&t.customer_code)
             .bind(&t.api_key_hash)
             .bind(t.created_ms)
+            .bind(i32::from(t.pin_digits.digits()))
             .execute(&mut *tx)
             .await?;
             for origin in &t.origins {
@@ -574,7 +622,8 @@ impl Storage {
             }
             tx.commit().await
         }
-        .await);
+        .await
+        });
         match result {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Err(StorageError::CustomerCodeTaken(t.customer_code.clone()))
@@ -596,7 +645,8 @@ impl Storage {
         Ok(())
     }
 
-    /// Replaces a tenant's API key hash (used by the demo when its key file was lost).
+    /// Replaces a tenant's API key hash (`tenant rotate-api-key`, and the demo when its key
+    /// file was lost).
     pub async fn set_api_key_hash(&self, tenant_id: &str, api_key_hash: &str) -> Result<()> {
         with_pool!(self, |pool| sqlx::query(
             "UPDATE tenants SET api_key_hash = $1 WHERE id = $2"
@@ -610,17 +660,35 @@ impl Storage {
     }
 
     async fn tenant_where(&self, column: &str, value: &str) -> Result<Option<Tenant>> {
-        let sql = format!("SELECT id, name, customer_code FROM tenants WHERE {column} = $1");
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE {column} = $1");
         with_pool!(self, |pool| {
             match sqlx::query(&sql).bind(value).fetch_optional(pool).await? {
-                Some(row) => Ok(Some(Tenant {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    customer_code: row.try_get("customer_code")?,
-                })),
+                Some(row) => Ok(Some(row.tenant()?)),
                 None => Ok(None),
             }
         })
+    }
+
+    /// Changes a tenant's PIN policy and whether it is open for service; `None` keeps a
+    /// value. Returns the tenant after the change, `None` if there is no such tenant.
+    pub async fn update_tenant(
+        &self,
+        tenant_id: &str,
+        pin_digits: Option<PinDigits>,
+        in_service: Option<bool>,
+    ) -> Result<Option<Tenant>> {
+        let pin = pin_digits.map(|p| i32::from(p.digits()));
+        with_pool!(self, |pool| sqlx::query(
+            "UPDATE tenants SET pin_digits = COALESCE($1, pin_digits), \
+             in_service = COALESCE($2, in_service) WHERE id = $3"
+        )
+        .bind(pin)
+        .bind(in_service)
+        .bind(tenant_id)
+        .execute(pool)
+        .await
+        .map(drop)?);
+        self.tenant_by_id(tenant_id).await
     }
 
     /// The tenant whose API key has this SHA-256.
@@ -640,20 +708,10 @@ impl Storage {
 
     /// All tenants, by customer code.
     pub async fn tenants(&self) -> Result<Vec<Tenant>> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY customer_code");
         with_pool!(self, |pool| {
-            let rows =
-                sqlx::query("SELECT id, name, customer_code FROM tenants ORDER BY customer_code")
-                    .fetch_all(pool)
-                    .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(Tenant {
-                        id: row.try_get("id")?,
-                        name: row.try_get("name")?,
-                        customer_code: row.try_get("customer_code")?,
-                    })
-                })
-                .collect()
+            let rows = sqlx::query(&sql).fetch_all(pool).await?;
+            rows.iter().map(|row| row.tenant()).collect()
         })
     }
 
@@ -742,6 +800,39 @@ impl Storage {
         })
     }
 
+    /// The session with this token hash and the tenant that opened it, in one query (the
+    /// browser endpoints need both on every request).
+    pub async fn session_and_tenant(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(SessionRecord, Tenant)>> {
+        let sql = format!(
+            "SELECT s.user_id, s.purpose, s.expires_ms, s.used_ms, t.{cols} \
+             FROM sessions s JOIN tenants t ON t.id = s.tenant_id WHERE s.token_hash = $1",
+            cols = TENANT_COLUMNS.replace(", ", ", t.")
+        );
+        with_pool!(self, |pool| {
+            let row = sqlx::query(&sql)
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?;
+            match row {
+                Some(row) => {
+                    let tenant = row.tenant()?;
+                    let session = SessionRecord {
+                        tenant_id: tenant.id.clone(),
+                        user_id: row.try_get("user_id")?,
+                        purpose: row.try_get("purpose")?,
+                        expires_ms: row.try_get("expires_ms")?,
+                        used_ms: row.try_get("used_ms")?,
+                    };
+                    Ok(Some((session, tenant)))
+                }
+                None => Ok(None),
+            }
+        })
+    }
+
     // ----- users and devices -----
 
     /// A user's state and active device; `None` if the user never had a device.
@@ -772,42 +863,6 @@ impl Storage {
                 None => Ok(None),
             }
         })
-    }
-
-    /// Many users at once, in the order of `keys` (tenant, user), each as [`Storage::user`]
-    /// returns it: the group read of [`crate::batch`]. On SQLite one statement reads them
-    /// all (see [`BATCH_USERS_SQL`]); on PostgreSQL, which needs no batching, one by one.
-    pub async fn users(&self, keys: &[(String, String)]) -> Result<Vec<Option<UserRecord>>> {
-        let Storage::Sqlite(pool) = self else {
-            let mut out = Vec::with_capacity(keys.len());
-            for (tenant, user) in keys {
-                out.push(self.user(tenant, user).await?);
-            }
-            return Ok(out);
-        };
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let list = serde_json::to_string(keys).map_err(|_| StorageError::Corrupt("batch"))?;
-        let mut found = std::collections::HashMap::new();
-        for row in sqlx::query(BATCH_USERS_SQL)
-            .bind(list)
-            .fetch_all(pool)
-            .await?
-        {
-            let key: (String, String) = (row.try_get("tenant_id")?, row.try_get("user_id")?);
-            let record = UserRecord {
-                state: state_from(
-                    row.try_get("last_step")?,
-                    row.try_get("failures")?,
-                    row.try_get("locked")?,
-                )?,
-                version: row.try_get("version")?,
-                device: device_from(&row)?,
-            };
-            found.insert(key, record);
-        }
-        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 
     /// Registers a device in one transaction: creates the user if new, refuses if locked,
@@ -986,98 +1041,6 @@ impl Storage {
             tx.commit().await?;
             Ok(Committed::Done)
         })
-    }
-
-    /// Writes the outcomes of many code checks and some audit events in one transaction: the
-    /// group commit of [`crate::batch`]. Each check is written only if its user is still at
-    /// its `expected_version`, exactly as [`Storage::commit_verification`] would, and its
-    /// audit events only if it was written. Preconditions (the caller's): no check spends a
-    /// session, and no two checks are for the same user.
-    ///
-    /// On SQLite two statements serve the whole batch ([`BATCH_UPDATE_SQL`] and
-    /// [`BATCH_AUDIT_SQL`]); PostgreSQL, which needs no batching, gets one transaction per
-    /// check.
-    pub async fn commit_checks(
-        &self,
-        checks: &[VerifyCommit],
-        audits: &[AuditEvent],
-    ) -> Result<Vec<Committed>> {
-        let Storage::Sqlite(pool) = self else {
-            let mut out = Vec::with_capacity(checks.len());
-            for c in checks {
-                out.push(self.commit_verification(c).await?);
-            }
-            for e in audits {
-                self.audit(e).await?;
-            }
-            return Ok(out);
-        };
-        if checks.is_empty() && audits.is_empty() {
-            return Ok(Vec::new());
-        }
-        let json = |v: serde_json::Value| v.to_string();
-        let mut tx = pool.begin_write().await?;
-        let mut written = std::collections::HashSet::new();
-        if !checks.is_empty() {
-            let rows: Vec<serde_json::Value> = checks
-                .iter()
-                .map(|c| {
-                    serde_json::json!([
-                        c.tenant_id,
-                        c.user_id,
-                        step_to_db(&c.state),
-                        c.state.failures,
-                        c.state.locked,
-                        c.expected_version
-                    ])
-                })
-                .collect();
-            let rows = sqlx::query(BATCH_UPDATE_SQL)
-                .bind(json(serde_json::Value::Array(rows)))
-                .fetch_all(&mut *tx)
-                .await?;
-            for row in rows {
-                let tenant: String = row.try_get("tenant_id")?;
-                let user: String = row.try_get("user_id")?;
-                written.insert((tenant, user));
-            }
-        }
-        let done = |c: &VerifyCommit| written.contains(&(c.tenant_id.clone(), c.user_id.clone()));
-        let events: Vec<serde_json::Value> = checks
-            .iter()
-            .filter(|c| done(c))
-            .flat_map(|c| c.audit.iter())
-            .chain(audits.iter())
-            .map(|e| {
-                serde_json::json!([
-                    audit_id(e.at_ms),
-                    e.tenant_id,
-                    e.user_id,
-                    e.at_ms,
-                    e.event,
-                    e.outcome,
-                    e.device_label,
-                    e.detail
-                ])
-            })
-            .collect();
-        if !events.is_empty() {
-            sqlx::query(BATCH_AUDIT_SQL)
-                .bind(json(serde_json::Value::Array(events)))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(checks
-            .iter()
-            .map(|c| {
-                if done(c) {
-                    Committed::Done
-                } else {
-                    Committed::Conflict
-                }
-            })
-            .collect())
     }
 
     /// Clears the failure count and the lock; with `revoke_device` also retires the device.
@@ -1327,8 +1290,10 @@ impl Storage {
     }
 }
 
-/// SQLite connections: the group reader and writer, the checkpointer, and a spare for the
-/// occasional other request. Each costs a thread and its own page cache.
+/// SQLite connections in the pool: the checkpointer, the widget's verifications, the
+/// administration and the other requests off the `/v1/check` path (the group readers and
+/// the group writer keep connections of their own, see [`Storage::sqlite_connection`]).
+/// Each costs a thread and its own page cache.
 const SQLITE_CONNECTIONS: u32 = 4;
 
 /// How often the SQLite WAL is copied back into the database file.
@@ -1376,37 +1341,232 @@ async fn checkpoint(pool: &SqlitePool) -> sqlx::Result<()> {
     Ok(())
 }
 
-// The batch statements of SQLite. Each takes its whole batch as one JSON array parameter,
-// unpacked by SQLite's json_each, so that one prepared statement serves every batch size
-// (a VALUES list per size was parsed and prepared again and again) and one bind replaces
-// hundreds.
+// The group read and group commit of SQLite ([`crate::batch`]). Each runs as one command to
+// the worker thread of a connection of its own: sqlx's SQLite driver runs every statement on
+// that thread and hops back to the async side for each result, and its BEGIN and COMMIT
+// each wait for the async side to acknowledge them, so a transaction of BEGIN, two
+// statements and COMMIT cost four round trips and the two acknowledgements. One command that
+// holds the whole transaction costs one round trip. Each takes its whole batch as one JSON
+// array parameter, unpacked by SQLite's json_each, so that one prepared statement serves
+// every batch size (a VALUES list per size was parsed and prepared again and again), and
+// each answers with a single row, so the worker sends one message rather than one per user.
 
-/// Reads users given as `[[tenant_id, user_id], ...]`: each key is a primary-key lookup.
-const BATCH_USERS_SQL: &str = "SELECT u.tenant_id, u.user_id, u.last_step, u.failures, \
-     u.locked, u.version, d.id AS device_id, d.kind, d.label, d.fingerprint, d.secret_enc, \
-     d.registered_ms \
+/// Reads users given as `[[tenant_id, user_id], ...]`, each a primary-key lookup; answers
+/// one JSON array with one `[index, last_step, failures, locked, version, device columns...]`
+/// per user found.
+const GROUP_READ_SQL: &str = "SELECT json_group_array(json_array(k.key, u.last_step, \
+     u.failures, u.locked, u.version, d.id, d.kind, d.label, d.fingerprint, d.secret_enc, \
+     d.registered_ms)) \
      FROM json_each($1) AS k \
      JOIN users u ON u.tenant_id = k.value ->> 0 AND u.user_id = k.value ->> 1 \
      LEFT JOIN devices d \
        ON d.tenant_id = u.tenant_id AND d.user_id = u.user_id AND d.retired_ms IS NULL";
 
-/// Writes states given as `[[tenant_id, user_id, last_step, failures, locked,
-/// expected_version], ...]`, each only if the user is still at the expected version; returns
-/// the users written.
-const BATCH_UPDATE_SQL: &str = "UPDATE users SET last_step = v.value ->> 2, \
-     failures = v.value ->> 3, locked = v.value ->> 4, version = users.version + 1 \
+/// One transaction for a batch of checks given in `$1` as `[[tenant_id, user_id, last_step,
+/// failures, locked, expected_version], ...]` and audit events given in `$2` as `[[id,
+/// tenant_id, user_id, at_ms, event, outcome, device_label, detail, condition], ...]`.
+///
+/// A check is written only if its user is still at the expected version. The SELECT names
+/// those checks (the indexes into `$1`) before anything changes, the INSERT writes an audit
+/// event whose condition is `[tenant_id, user_id, expected_version]` only if that holds, and
+/// the UPDATE then writes exactly those checks: all three test the same rows under the same
+/// write lock (BEGIN IMMEDIATE), so they agree. Events without a condition (null) are
+/// always written.
+const GROUP_COMMIT_SQL: &str = "BEGIN IMMEDIATE; \
+     SELECT json_group_array(v.key) FROM json_each($1) AS v \
+     JOIN users u ON u.tenant_id = v.value ->> 0 AND u.user_id = v.value ->> 1 \
+       AND u.version = v.value ->> 5; \
+     INSERT INTO audit_events \
+     (id, tenant_id, user_id, at_ms, event, outcome, device_label, detail) \
+     SELECT a.value ->> 0, a.value ->> 1, a.value ->> 2, a.value ->> 3, a.value ->> 4, \
+       a.value ->> 5, a.value ->> 6, a.value ->> 7 \
+     FROM json_each($2) AS a \
+     WHERE a.value ->> 8 IS NULL OR EXISTS (SELECT 1 FROM users u \
+       WHERE u.tenant_id = a.value ->> '$[8][0]' AND u.user_id = a.value ->> '$[8][1]' \
+         AND u.version = a.value ->> '$[8][2]'); \
+     UPDATE users SET last_step = v.value ->> 2, failures = v.value ->> 3, \
+       locked = v.value ->> 4, version = users.version + 1 \
      FROM json_each($1) AS v \
      WHERE users.tenant_id = v.value ->> 0 AND users.user_id = v.value ->> 1 \
-       AND users.version = v.value ->> 5 \
-     RETURNING tenant_id, user_id";
+       AND users.version = v.value ->> 5; \
+     COMMIT";
 
-/// Appends audit events given as `[[id, tenant_id, user_id, at_ms, event, outcome,
-/// device_label, detail], ...]`.
-const BATCH_AUDIT_SQL: &str = "INSERT INTO audit_events \
-     (id, tenant_id, user_id, at_ms, event, outcome, device_label, detail) \
-     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
-       value ->> 6, value ->> 7 \
-     FROM json_each($1)";
+/// One user of [`GROUP_READ_SQL`]'s answer: the index of its key, its state, and its active
+/// device's columns (all null without one).
+#[derive(Debug, serde::Deserialize)]
+struct GroupUser(
+    usize,
+    Option<i64>,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
+impl GroupUser {
+    fn record(self) -> Result<(usize, UserRecord)> {
+        let GroupUser(index, last_step, failures, locked, version, id, kind, label, fp, sec, at) =
+            self;
+        let device = match id {
+            None => None,
+            Some(id) => Some(DeviceRecord {
+                id,
+                kind: kind.ok_or(StorageError::Corrupt("kind"))?,
+                label: label.ok_or(StorageError::Corrupt("label"))?,
+                fingerprint: fp,
+                secret_enc: sec.ok_or(StorageError::Corrupt("secret_enc"))?,
+                registered_ms: at.ok_or(StorageError::Corrupt("registered_ms"))?,
+            }),
+        };
+        Ok((
+            index,
+            UserRecord {
+                state: state_from(last_step, failures, locked != 0)?,
+                version,
+                device,
+            },
+        ))
+    }
+}
+
+/// The condition of an audit event in [`GROUP_COMMIT_SQL`]: the check it belongs to.
+type Condition<'a> = Option<(&'a str, &'a str, i64)>;
+
+/// One audit event as [`GROUP_COMMIT_SQL`] takes it.
+type AuditRow<'a> = (
+    String,
+    &'a str,
+    &'a str,
+    i64,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Condition<'a>,
+);
+
+fn audit_row<'a>(e: &'a AuditEvent, condition: Condition<'a>) -> AuditRow<'a> {
+    (
+        audit_id(e.at_ms),
+        &e.tenant_id,
+        &e.user_id,
+        e.at_ms,
+        &e.event,
+        &e.outcome,
+        e.device_label.as_deref(),
+        e.detail.as_deref(),
+        condition,
+    )
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String> {
+    serde_json::to_string(value).map_err(|_| StorageError::Corrupt("batch"))
+}
+
+impl Storage {
+    /// A connection to the SQLite database of its own, outside the pool, for the group
+    /// reader and writer of [`crate::batch`], which keep it (taking one from the pool for
+    /// each batch and giving it back cost a task each time). `None` on PostgreSQL.
+    pub async fn sqlite_connection(&self) -> Result<Option<SqliteConnection>> {
+        match self {
+            Storage::Sqlite(pool) => Ok(Some(pool.connect_options().connect().await?)),
+            Storage::Postgres(_) => Ok(None),
+        }
+    }
+
+    /// Whether [`Storage::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        with_pool!(self, |pool| pool.is_closed())
+    }
+
+    /// Many users at once, in the order of `keys` (tenant, user), each as [`Storage::user`]
+    /// returns it: the group read of [`crate::batch`], one statement and one answer
+    /// ([`GROUP_READ_SQL`]).
+    pub async fn group_read(
+        conn: &mut SqliteConnection,
+        keys: &[(&str, &str)],
+    ) -> Result<Vec<Option<UserRecord>>> {
+        let mut out = vec![None; keys.len()];
+        if keys.is_empty() {
+            return Ok(out);
+        }
+        let answer: String = sqlx::query_scalar(GROUP_READ_SQL)
+            .bind(to_json(&keys)?)
+            .fetch_one(&mut *conn)
+            .await?;
+        let users: Vec<GroupUser> =
+            serde_json::from_str(&answer).map_err(|_| StorageError::Corrupt("users"))?;
+        for user in users {
+            let (index, record) = user.record()?;
+            if let Some(slot) = out.get_mut(index) {
+                *slot = Some(record);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes the outcomes of many code checks and some audit events in one transaction: the
+    /// group commit of [`crate::batch`], one command to the connection's thread
+    /// ([`GROUP_COMMIT_SQL`]). Each check is written only if its user is still at its
+    /// `expected_version`, exactly as [`Storage::commit_verification`] would, and its audit
+    /// events only if it was written. Preconditions (the caller's): no check spends a
+    /// session, and no two checks are for the same user.
+    ///
+    /// After an error the transaction may still be open on `conn`: the caller must close
+    /// the connection (which rolls it back) rather than use it again.
+    pub async fn group_commit(
+        conn: &mut SqliteConnection,
+        checks: &[VerifyCommit],
+        audits: &[AuditEvent],
+    ) -> Result<Vec<Committed>> {
+        if checks.is_empty() && audits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<_> = checks
+            .iter()
+            .map(|c| {
+                (
+                    &c.tenant_id,
+                    &c.user_id,
+                    step_to_db(&c.state),
+                    c.state.failures,
+                    c.state.locked,
+                    c.expected_version,
+                )
+            })
+            .collect();
+        let events: Vec<AuditRow<'_>> = checks
+            .iter()
+            .flat_map(|c| {
+                let condition =
+                    Some((c.tenant_id.as_str(), c.user_id.as_str(), c.expected_version));
+                c.audit.iter().map(move |e| audit_row(e, condition))
+            })
+            .chain(audits.iter().map(|e| audit_row(e, None)))
+            .collect();
+        let answer: Vec<String> = sqlx::query_scalar(GROUP_COMMIT_SQL)
+            .bind(to_json(&rows)?)
+            .bind(to_json(&events)?)
+            .fetch_all(&mut *conn)
+            .await?;
+        let written: Vec<usize> = match answer.as_slice() {
+            [one] => serde_json::from_str(one).map_err(|_| StorageError::Corrupt("written"))?,
+            _ => return Err(StorageError::Corrupt("written")),
+        };
+        let mut out = vec![Committed::Conflict; checks.len()];
+        for index in written {
+            if let Some(slot) = out.get_mut(index) {
+                *slot = Committed::Done;
+            }
+        }
+        Ok(out)
+    }
+}
 
 /// Inserts one audit event through an executor of either backend. A macro rather than a
 /// generic function: sqlx's generic executor bounds make the futures of the callers lose

@@ -366,3 +366,65 @@ pub fn device_secret(text: &str) -> Result<Secret, Invalid> {
     }
     Secret::new(bytes).map_err(|_| BAD)
 }
+
+/// An institution's PIN policy: how many digits the PIN has that the trainee's browser mixes
+/// into its device key, or none. The PIN itself never reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PinDigits {
+    /// No PIN (stored as 0).
+    #[default]
+    Off,
+    /// A 4-digit PIN.
+    Four,
+    /// A 6-digit PIN.
+    Six,
+}
+
+impl PinDigits {
+    /// Checks the operator's spelling: `off`, `4` or `6`.
+    ///
+    /// ```
+    /// use cloud_otp_server::validate::PinDigits;
+    /// assert_eq!(PinDigits::parse("off"), Ok(PinDigits::Off));
+    /// assert_eq!(PinDigits::parse("6").map(PinDigits::digits), Ok(6));
+    /// assert!(PinDigits::parse("5").is_err());
+    /// assert!(PinDigits::parse("0").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        match text {
+            "off" => Ok(PinDigits::Off),
+            "4" => Ok(PinDigits::Four),
+            "6" => Ok(PinDigits::Six),
+            _ => Err(Invalid("--pin must be off, 4 or 6")),
+        }
+    }
+
+    /// The stored value: 0 (no PIN), 4 or 6.
+    pub fn from_digits(digits: i64) -> Option<Self> {
+        match digits {
+            0 => Some(PinDigits::Off),
+            4 => Some(PinDigits::Four),
+            6 => Some(PinDigits::Six),
+            _ => None,
+        }
+    }
+
+    /// The number of digits, 0 for no PIN.
+    pub fn digits(self) -> u8 {
+        match self {
+            PinDigits::Off => 0,
+            PinDigits::Four => 4,
+            PinDigits::Six => 6,
+        }
+    }
+}
+
+impl std::fmt::Display for PinDigits {
+    /// `off`, `4` or `6`, as the operator types it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PinDigits::Off => f.write_str("off"),
+            other => write!(f, "{}", other.digits()),
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! The HTTP contract in-process (tower oneshot), every test on SQLite and on PostgreSQL:
 //! the full flow, the time window, replay, the failure lock, devices, activation,
-//! authenticator apps (checked against oathtool), tenant isolation, bad input, CORS, rate
+//! authenticator apps (checked against oathtool and pyotp), tenant isolation, bad input, CORS, rate
 //! limits, static files, concurrency and encryption at rest.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -30,6 +30,7 @@ on_both_backends!(
     activation_codes,
     activation_code_attempts_are_limited,
     authenticator_app_codes_match_oathtool,
+    authenticator_app_codes_match_pyotp,
     bad_requests_get_stable_4xx_errors,
     malformed_codes_are_not_counted,
     audit_log_records_and_filters_events,
@@ -693,8 +694,8 @@ async fn activation_codes(backend: Backend) {
         .await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_activation")),
-        "other user"
+        (StatusCode::NOT_FOUND, Some("not_enrolled")),
+        "a login ID without an activation code"
     );
 
     let (status, body) = app
@@ -709,12 +710,8 @@ async fn activation_codes(backend: Backend) {
         .post("/v1/devices", None, request("5678", "u1", &code))
         .await;
     assert_eq!(
-        (status, &body["error"], &body["attempts_left"]),
-        (
-            StatusCode::UNAUTHORIZED,
-            &json!("invalid_activation"),
-            &json!(0)
-        ),
+        (status, body["error"].as_str()),
+        (StatusCode::GONE, Some("activation_used")),
         "single use"
     );
 
@@ -815,20 +812,25 @@ async fn activation_code_attempts_are_limited(backend: Backend) {
     assert_eq!(failed, 5);
 }
 
-async fn authenticator_app_codes_match_oathtool(backend: Backend) {
-    let app = TestApp::new(backend).await;
-    let key = app.tenant("Acme Academy", "5678", &[]).await;
+/// Registers an authenticator app as the device of "trainee 1"; returns its otpauth:// URI.
+async fn authenticator_uri(app: &TestApp, key: &str) -> String {
     let (status, body) = app
         .call(
             Method::POST,
             "/v1/users/trainee%201/authenticator",
-            Some(&key),
+            Some(key),
             None,
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert!(body["device_id"].as_str().is_some());
-    let uri = KeyUri::parse(body["otpauth_uri"].as_str().unwrap()).unwrap();
+    assert!(body["device_id"].as_str().is_some(), "{body}");
+    body["otpauth_uri"].as_str().unwrap().to_owned()
+}
+
+async fn authenticator_app_codes_match_oathtool(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let key = app.tenant("Acme Academy", "5678", &[]).await;
+    let uri = KeyUri::parse(&authenticator_uri(&app, &key).await).unwrap();
     assert_eq!(uri.issuer.as_deref(), Some("Acme Academy"));
     assert_eq!(uri.account, "trainee 1");
     assert_eq!(
@@ -896,6 +898,101 @@ async fn authenticator_app_codes_match_oathtool(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
+}
+
+/// What Debian's pyotp (python3-pyotp), a second independent TOTP implementation, reads from
+/// an otpauth:// URI, and its code at `unix_secs`. /usr/bin/python3 explicitly: `python3` on
+/// PATH may be another interpreter without Debian's packages.
+fn pyotp(uri: &str, unix_secs: u64) -> Value {
+    const SCRIPT: &str = "import json, sys, pyotp\n\
+        t = pyotp.parse_uri(sys.argv[1])\n\
+        print(json.dumps({'kind': type(t).__name__, 'issuer': t.issuer, 'name': t.name,\n\
+            'interval': t.interval, 'digits': t.digits, 'digest': t.digest().name,\n\
+            'code': t.at(int(sys.argv[2]))}))\n";
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", SCRIPT, uri, &unix_secs.to_string()])
+        .output()
+        .expect("/usr/bin/python3 runs (Debian packages python3 and python3-pyotp)");
+    assert!(
+        out.status.success(),
+        "pyotp failed (is python3-pyotp installed? scripts/bootstrap.sh test): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn authenticator_app_codes_match_pyotp(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let key = app.tenant("Acme Academy", "5678", &[]).await;
+    let uri = &authenticator_uri(&app, &key).await;
+
+    // pyotp reads the institution as issuer, the login ID as label, and the parameters.
+    let now = app.now_secs();
+    let read = pyotp(uri, now);
+    assert_eq!(read["kind"], "TOTP", "{read}");
+    assert_eq!(read["issuer"], "Acme Academy");
+    assert_eq!(read["name"], "trainee 1");
+    assert_eq!(
+        (&read["interval"], &read["digits"], read["digest"].as_str()),
+        (&json!(60), &json!(6), Some("sha1"))
+    );
+
+    // The app's code at the server's time passes the code check once; then it is replayed.
+    let code = read["code"].as_str().unwrap().to_owned();
+    let check = |code: &str| {
+        app.post(
+            "/v1/check",
+            Some(&key),
+            json!({ "user_id": "trainee 1", "code": code }),
+        )
+    };
+    let (status, body) = check(&code).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({ "success": true, "step": now / 60 }));
+    let (status, body) = check(&code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("replayed"))
+    );
+
+    // A code pyotp gives for another time is wrong now, and wrong codes count toward the lock.
+    app.clock.advance(60_000);
+    let now = app.now_secs();
+    let near = [
+        pyotp(uri, now)["code"].clone(),
+        pyotp(uri, now - 60)["code"].clone(),
+    ];
+    let mut wrong = Vec::new();
+    let mut at = now + 3600;
+    while wrong.len() < 5 {
+        let c = pyotp(uri, at)["code"].clone();
+        if !near.contains(&c) && !wrong.contains(&c) {
+            wrong.push(c);
+        }
+        at += 60;
+    }
+    for (i, c) in wrong.iter().enumerate() {
+        let (status, body) = check(c.as_str().unwrap()).await;
+        if i < 4 {
+            assert_eq!(
+                (status, &body["attempts_left"]),
+                (StatusCode::UNAUTHORIZED, &json!(4 - i)),
+                "{body}"
+            );
+        } else {
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::LOCKED, Some("locked"))
+            );
+        }
+    }
+    let (status, _) = check(near[0].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::LOCKED, "suspended until unlocked");
+    let (_, user) = app.get("/v1/users/trainee%201", &key).await;
+    assert_eq!(
+        (user["status"].as_str(), &user["failures"]),
+        (Some("locked"), &json!(5))
+    );
 }
 
 /// One bad request of `tests/data/bad_requests.json`.

@@ -70,8 +70,19 @@ async fn activation_attempts_have_their_own_limit_per_address(backend: Backend) 
     let device = Device::new("u1", "Chrome on Android");
     let attacker = "198.51.100.7";
 
-    // Three attempts from one address: wrong code, wrong code, probing another user.
-    for (user, left) in [("u1", 4), ("u1", 3), ("u2", 0)] {
+    // Three attempts from one address: wrong code, wrong code, probing another user (who
+    // has no activation code).
+    for (user, answer) in [
+        (
+            "u1",
+            (StatusCode::UNAUTHORIZED, "invalid_activation", json!(4)),
+        ),
+        (
+            "u1",
+            (StatusCode::UNAUTHORIZED, "invalid_activation", json!(3)),
+        ),
+        ("u2", (StatusCode::NOT_FOUND, "not_enrolled", Value::Null)),
+    ] {
         let (status, _, body) = from(
             &app,
             attacker,
@@ -80,8 +91,12 @@ async fn activation_attempts_have_their_own_limit_per_address(backend: Backend) 
             Some(activation(&device, "5678", user, wrong)),
         )
         .await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-        assert_eq!(body["attempts_left"], left);
+        let got = (
+            status,
+            body["error"].as_str().unwrap(),
+            body["attempts_left"].clone(),
+        );
+        assert_eq!(got, answer, "{body}");
     }
     // The fourth, even with the right code, is refused before anything is looked up: the
     // hour (T0 is on an hour boundary, the clock 5 s past it) ends in 3595 s.
@@ -156,7 +171,11 @@ async fn activation_attempts_have_their_own_limit_per_address(backend: Backend) 
         Some(activation(&device, "5678", "u9", wrong)),
     )
     .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_enrolled")),
+        "{body}"
+    );
 }
 
 async fn public_endpoints_are_limited_per_address(backend: Backend) {
@@ -305,7 +324,7 @@ async fn exercise(server: &Served, key: &str, device: &Device) -> Seen {
 fn check(seen: &Seen) {
     assert_eq!(
         (seen[0].0, seen[0].2["error"].as_str()),
-        (401, Some("invalid_activation"))
+        (404, Some("not_enrolled"))
     );
     // The second activation attempt within the hour: 429, Retry-After up to an hour.
     let (status, retry, body) = &seen[1];

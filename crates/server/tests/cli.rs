@@ -1,7 +1,8 @@
 //! The `cloud-otp` binary as an operator runs it: `tenant create` prints the API key alone on
-//! the last line, `serve` prints its URL, `serve --demo` runs the whole flow through the demo
-//! training site, `user show|unlock`, graceful shutdown with a request in flight, key files,
-//! and two server processes sharing one PostgreSQL.
+//! the last line, `tenant update` (PIN, open/close) and `tenant rotate-api-key` against a
+//! running server, `serve` prints its URL, `serve --demo` runs the whole flow through the demo
+//! training site and its institution-admin panel, `user show|unlock`, graceful shutdown with a
+//! request in flight, key files, and two server processes sharing one PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -210,7 +211,7 @@ async fn tenant_create_prints_the_key_alone_on_the_last_line_and_it_works() {
     assert!(ok);
     assert_eq!(
         stdout.trim(),
-        "5678\tAcme Academy\thttp://localhost:3000 https://lms.acme.example"
+        "5678\tAcme Academy\tpin off\topen\thttp://localhost:3000 https://lms.acme.example"
     );
 
     let mut c = command(&data);
@@ -548,4 +549,283 @@ async fn two_server_processes_share_one_postgres() {
     );
     let (ok, _, stderr) = run(serve("four", "not-hex"));
     assert!(!ok && stderr.contains("64 hexadecimal digits"), "{stderr}");
+}
+
+/// A GET through `client`: status and JSON body.
+async fn get(client: &reqwest::Client, url: &str, key: Option<&str>) -> (StatusCode, Value) {
+    let mut req = client.get(url);
+    if let Some(key) = key {
+        req = req.bearer_auth(key);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Runs `tenant ARGS...`; returns (success, stdout, stderr).
+fn tenant(data: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut c = command(data);
+    c.arg("tenant").args(args);
+    run(c)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenant_pin_service_and_api_key_rotation_reach_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = create_tenant(&data, &["--pin", "4"]);
+    let (_, stdout, _) = tenant(&data, &["list"]);
+    assert_eq!(stdout.trim(), "5678\tAcme Academy\tpin 4\topen");
+
+    // Invalid values: a clear error and a failing exit status, nothing changed.
+    for args in [
+        &[
+            "create",
+            "--name",
+            "B",
+            "--customer-code",
+            "1111",
+            "--pin",
+            "5",
+        ][..],
+        &["update", "--customer-code", "5678", "--pin", "four"][..],
+    ] {
+        let (ok, _, stderr) = tenant(&data, args);
+        assert!(
+            !ok && stderr.contains("error: --pin must be off, 4 or 6"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let (ok, _, stderr) = tenant(&data, &["update", "--customer-code", "0000", "--close"]);
+    assert!(
+        !ok && stderr.contains("error: no institution has customer code 0000"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = tenant(&data, &["rotate-api-key", "--customer-code", "56x8"]);
+    assert!(
+        !ok && stderr.contains("error: customer_code must be exactly 4 digits"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = tenant(
+        &data,
+        &["update", "--customer-code", "5678", "--open", "--close"],
+    );
+    assert!(!ok && stderr.contains("error:"), "{stderr}");
+    let (_, stdout, _) = tenant(&data, &["list"]);
+    assert_eq!(stdout.trim(), "5678\tAcme Academy\tpin 4\topen");
+
+    let mut c = command(&data);
+    c.args(["serve", "--listen", "127.0.0.1:0", "--dist"])
+        .arg(dir.path().join("no-dist"));
+    let server = Server::start(c);
+    let base = server.base();
+    let client = reqwest::Client::new();
+    let customer = format!("{base}/v1/customers/5678");
+    let (status, body) = get(&client, &customer, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["pin_digits"], 4);
+
+    // Closing and opening while the server runs.
+    let (ok, stdout, stderr) = tenant(
+        &data,
+        &["update", "--customer-code", "5678", "--pin", "6", "--close"],
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        stdout,
+        "Institution \"Acme Academy\", customer code 5678.\nPIN: 6\n\
+         Service: closed (trainee requests get service_closed)\n"
+    );
+    let (status, body) = get(&client, &customer, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("service_closed"))
+    );
+    let (_, stdout, _) = tenant(&data, &["list"]);
+    assert_eq!(stdout.trim(), "5678\tAcme Academy\tpin 6\tclosed");
+    let (ok, stdout, _) = tenant(&data, &["update", "--customer-code", "5678", "--open"]);
+    assert!(ok && stdout.contains("PIN: 6\nService: open\n"), "{stdout}");
+    let (status, body) = get(&client, &customer, None).await;
+    assert_eq!((status, &body["pin_digits"]), (StatusCode::OK, &json!(6)));
+
+    // Rotation: the old key, just used (and so remembered by the server), is refused once
+    // the server's key memory (KEY_TTL) has run out; the new key works at once.
+    let user = format!("{base}/v1/users/u1");
+    let (status, _) = get(&client, &user, Some(&key)).await;
+    assert_eq!(status, StatusCode::OK);
+    let remembered_until = std::time::Instant::now() + cloud_otp_server::keycache::KEY_TTL;
+    let (ok, stdout, stderr) = tenant(&data, &["rotate-api-key", "--customer-code", "5678"]);
+    assert!(ok, "{stderr}");
+    let new_key = stdout.lines().last().unwrap();
+    assert!(new_key.starts_with("cok_") && new_key != key, "{stdout}");
+    assert!(stdout.contains("within 1 second"), "{stdout}");
+    let (status, _) = get(&client, &user, Some(new_key)).await;
+    assert_eq!(status, StatusCode::OK, "the new key works at once");
+    tokio::time::sleep_until(remembered_until.into()).await;
+    let (status, body) = get(&client, &user, Some(&key)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    let (status, _) = get(&client, &user, Some(new_key)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// The text between `start` and the next `end` in `page`.
+fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
+    let from = page
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start:?} in {page}"))
+        + start.len();
+    &page[from..from + page[from..].find(end).unwrap()]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_admin_panel_issues_activation_codes_and_authenticator_qr_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut c = command(&data);
+    c.args(["serve", "--demo", "--listen", "127.0.0.1:0", "--dist"])
+        .arg(dir.path().join("no-dist"));
+    let server = Server::start(c);
+    let base = server.base();
+    let demo_key = std::fs::read_to_string(data.join("demo-api-key")).unwrap();
+    let client = reqwest::Client::new();
+    let page = reqwest::get(&server.url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<h2>Institution admin</h2>"), "{page}");
+    assert!(page.contains("<form method=\"post\" action=\"/demo/activation\">"));
+    assert!(page.contains("<form method=\"post\" action=\"/demo/authenticator\">"));
+    let post_form =
+        |path: &str, form: &[(&str, &str)]| client.post(format!("{base}{path}")).form(form).send();
+
+    // (a) An activation code, which the trainee's browser then registers with.
+    let r = post_form("/demo/activation", &[("user_id", "trainee-042")])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("style-src 'self'") && !csp.contains("unsafe-inline"));
+    let shown = r.text().await.unwrap();
+    assert!(
+        !shown.contains("<script") && !shown.contains("style="),
+        "{shown}"
+    );
+    assert_eq!(
+        between(&shown, "<dt>Customer code</dt><dd><code>", "<"),
+        "1234"
+    );
+    assert_eq!(
+        between(&shown, "<dt>Login ID</dt><dd><code>", "<"),
+        "trainee-042"
+    );
+    assert!(shown.contains("<a href=\"/\">"), "{shown}");
+    let code = between(&shown, "<code class=\"big\">", "<").to_owned();
+    assert!(
+        code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+        "{code}"
+    );
+    let expires = between(&shown, "<time datetime=\"", "\"");
+    let expires = cloud_otp_server::clock::parse_rfc3339(expires).unwrap();
+    // Now (whole seconds) plus 3 days, with a minute of slack for a slow machine.
+    let in_3_days = i64::try_from(now_secs() * 1000).unwrap() + 3 * 24 * 3600 * 1000;
+    assert!(
+        (in_3_days - 60_000..in_3_days + 1000).contains(&expires),
+        "{expires}"
+    );
+    let device = Device::new("trainee-042", "Chrome on Android");
+    let (status, body) = post(
+        &format!("{base}/v1/devices"),
+        None,
+        &json!({ "customer_code": "1234", "user_id": "trainee-042", "activation_code": code,
+            "secret": device.secret_b64(), "fingerprint": device.fingerprint,
+            "label": device.label }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = post(
+        &format!("{base}/v1/check"),
+        Some(&demo_key),
+        &json!({ "user_id": "trainee-042", "code": device.code_at(now_secs()) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // (b) An authenticator app: a QR code of the otpauth:// URI, and the URI as text.
+    let r = post_form("/demo/authenticator", &[("user_id", "trainee 043")])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let shown = r.text().await.unwrap();
+    assert!(
+        !shown.contains("<script") && !shown.contains("style="),
+        "{shown}"
+    );
+    let svg = between(&shown, "<svg ", "</svg>");
+    assert!(svg.contains("viewBox=") && svg.contains("<path"), "{svg}");
+    assert!(!shown.contains("<?xml"));
+    let uri = between(&shown, "<code class=\"uri\">", "<").replace("&amp;", "&");
+    let parsed = cloud_otp_core::otpauth::KeyUri::parse(&uri).unwrap();
+    assert_eq!(parsed.issuer.as_deref(), Some("Demo Academy"));
+    assert_eq!(parsed.account, "trainee 043");
+    let app = Device {
+        secret: parsed.secret.as_bytes().to_vec(),
+        ..Device::new("trainee 043", "Authenticator app")
+    };
+    let (status, body) = post(
+        &format!("{base}/v1/check"),
+        Some(&demo_key),
+        &json!({ "user_id": "trainee 043", "code": app.code_at(now_secs()) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A second registration needs the replace box; with it, a new key replaces the old one.
+    let r = post_form("/demo/authenticator", &[("user_id", "trainee 043")])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("already has a registered device")
+    );
+    let r = post_form(
+        "/demo/authenticator",
+        &[("user_id", "trainee 043"), ("replace", "true")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let replaced = between(&r.text().await.unwrap(), "<code class=\"uri\">", "<").to_owned();
+    assert_ne!(replaced.replace("&amp;", "&"), uri);
+
+    // Every value is escaped, invalid IDs are refused, and other sites cannot post.
+    let r = post_form("/demo/activation", &[("user_id", "<b>x</b>")])
+        .await
+        .unwrap();
+    let shown = r.text().await.unwrap();
+    assert!(
+        shown.contains("&lt;b&gt;x&lt;/b&gt;") && !shown.contains("<b>x"),
+        "{shown}"
+    );
+    let r = post_form("/demo/activation", &[("user_id", "")])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = client
+        .post(format!("{base}/demo/activation"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("user_id", "trainee-042")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }

@@ -253,8 +253,9 @@ async fn a_full_run_leaks_no_secret() {
     assert_eq!(status, 401);
     let (status, _) = r.post("/v1/devices", None, request(&activation)).await;
     assert_eq!(status, 201);
+    // Used once: activation_used.
     let (status, _) = r.post("/v1/devices", None, request(&activation)).await;
-    assert_eq!(status, 401);
+    assert_eq!(status, 410);
 
     // An authenticator app: checks, a replay, five wrong codes, the lock, the unlock.
     let (u3, uri) = authenticator(&r.client.clone(), &r.base.clone(), &key_a, "u3").await;

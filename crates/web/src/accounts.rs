@@ -26,6 +26,9 @@ pub struct Account {
     pub label: String,
     /// Server time of the registration, Unix milliseconds.
     pub registered_at_ms: f64,
+    /// The PIN's length when the key is derived with a PIN (4 or 6), else 0: the stored key is
+    /// then the seed, and codes need the PIN ([`crate::pin`]).
+    pub pin_digits: u8,
 }
 
 impl Account {
@@ -55,6 +58,7 @@ impl Account {
         js::set(&record, "userId", self.user_id.as_str());
         js::set(&record, "label", self.label.as_str());
         js::set(&record, "registeredAt", self.registered_at_ms);
+        js::set(&record, "pinDigits", self.pin_digits);
         js::set(&record, "key", key);
         record
     }
@@ -69,6 +73,7 @@ impl Account {
             user_id: js::string_field(record, "userId")?,
             label: js::string_field(record, "label").unwrap_or_default(),
             registered_at_ms: js::number_field(record, "registeredAt").unwrap_or(0.0),
+            pin_digits: js::number_field(record, "pinDigits").map_or(0, |n| n as u8),
         })
     }
 }
@@ -81,6 +86,7 @@ impl Account {
 /// let account = |i: usize| Account {
 ///     id: format!("d{i}"), server: "https://otp.example".into(), customer_code: None,
 ///     user_id: format!("u{i}"), label: "Chrome on Linux".into(), registered_at_ms: 0.0,
+///     pin_digits: 0,
 /// };
 /// let ten: Vec<Account> = (0..MAX_ACCOUNTS).map(account).collect();
 /// assert_eq!(slot_for(&ten, "https://otp.example", None, "u3"), Ok(Some("d3".into())));

@@ -1,5 +1,6 @@
 //! The client of the server's browser-facing contract (DESIGN.md, docs/api.md): `GET /v1/time`,
-//! `POST /v1/status`, `POST /v1/devices` and `POST /v1/verify`, every answer turned into a typed result.
+//! `GET /v1/customers/{code}`, `POST /v1/status`, `POST /v1/devices` and `POST /v1/verify`,
+//! every answer turned into a typed result.
 //!
 //! [`refusal`] is the one place that maps an error answer to an [`Error`]; it is a pure
 //! function of the status and the parsed body, so it is tested on data.
@@ -103,6 +104,29 @@ pub struct SessionStatus {
     pub institution: String,
     /// The institution's customer code.
     pub customer_code: Option<String>,
+    /// The institution's PIN policy: 0 (no PIN), 4 or 6 digits.
+    pub pin_digits: u8,
+}
+
+/// An institution as `GET /v1/customers/{customer_code}` names it: the first step of
+/// activation, before the trainee types a login ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    /// The 4-digit customer code.
+    pub customer_code: String,
+    /// The institution's name.
+    pub institution: String,
+    /// Its PIN policy: 0 (no PIN), 4 or 6 digits.
+    pub pin_digits: u8,
+}
+
+/// A PIN policy from the server: 4 or 6, and 0 for anything else (no PIN).
+fn pin_policy(body: &JsValue) -> u8 {
+    match js::number_field(body, "pin_digits").map(|n| n as i64) {
+        Some(4) => 4,
+        Some(6) => 6,
+        _ => 0,
+    }
 }
 
 /// The fields of an error answer (`{"error": CODE, "message": TEXT, ...}`) this module uses.
@@ -156,7 +180,10 @@ pub fn refusal(status: u16, body: &ErrorBody) -> Error {
         Some("invalid_session") => Error::InvalidSession,
         Some("invalid_activation") => Error::InvalidActivation { attempts_left },
         Some("activation_expired") => Error::ActivationExpired,
+        Some("activation_used") => Error::ActivationUsed,
+        Some("not_enrolled") => Error::NotEnrolled,
         Some("unknown_customer") => Error::UnknownCustomer,
+        Some("service_closed") => Error::ServiceClosed,
         Some("bad_request") => Error::BadRequest,
         Some("rate_limited") => Error::RateLimited,
         _ if status == 429 => Error::RateLimited,
@@ -247,6 +274,25 @@ impl Client {
             device: ErrorBody::from_json(b).device,
             institution: institution_field("name").unwrap_or_default(),
             customer_code: institution_field("customer_code"),
+            pin_digits: pin_policy(b),
+        })
+    }
+
+    /// `GET /v1/customers/{customer_code}`: the institution behind a customer code.
+    pub async fn customer(&self, customer_code: &str) -> Result<Customer, Error> {
+        if customer_code.len() != 4 || !customer_code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::InvalidInput("customer_code"));
+        }
+        let path = format!("/v1/customers/{customer_code}");
+        let answer = self.send("GET", &path, None).await?;
+        if !answer.ok() {
+            return Err(answer.refusal());
+        }
+        let b = &answer.body;
+        Ok(Customer {
+            customer_code: customer_code.to_owned(),
+            institution: js::string_field(b, "institution").ok_or(Error::Server(answer.status))?,
+            pin_digits: pin_policy(b),
         })
     }
 

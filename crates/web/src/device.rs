@@ -9,10 +9,11 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, StorageManager};
 
 use crate::accounts::{self, Account, MAX_ACCOUNTS};
-use crate::api::{Authorization, Client, Pass, SessionStatus};
+use crate::api::{Authorization, Client, Customer, Pass, SessionStatus};
 use crate::clock::{self, Offset, Sample};
 use crate::fingerprint::Fingerprint;
 use crate::keystore::{self, Keystore};
+use crate::pin::{self, Pin};
 use crate::{Error, Warning, js};
 
 /// What `register` needs.
@@ -27,6 +28,9 @@ pub struct Registration {
     pub user_id: Option<String>,
     /// Retire the user's current device (PRODUCT.md rule 5, "register this browser instead").
     pub replace: bool,
+    /// The PIN the trainee chose, when the institution's policy asks for one: the key becomes
+    /// HKDF(seed, PIN) ([`crate::pin`]).
+    pub pin: Option<Pin>,
 }
 
 /// The code to show now and how long it stays.
@@ -58,6 +62,9 @@ pub struct Device {
     offsets: RefCell<Vec<(String, Offset)>>,
     fingerprint: RefCell<Option<Fingerprint>>,
     warnings: RefCell<Vec<Warning>>,
+    /// The HMAC keys of PIN accounts whose PIN was given in this visit, by account id; they
+    /// live only in memory and go with the page.
+    unlocked: RefCell<Vec<(String, CryptoKey)>>,
 }
 
 impl Device {
@@ -77,6 +84,7 @@ impl Device {
             offsets: RefCell::new(Vec::new()),
             fingerprint: RefCell::new(None),
             warnings: RefCell::new(warnings),
+            unlocked: RefCell::new(Vec::new()),
         })
     }
 
@@ -115,19 +123,31 @@ impl Device {
         }
         let fingerprint = self.fingerprint().await?;
         let key_bytes = keystore::random_key()?;
-        let key = keystore::import_hmac_key(key_bytes.as_ref(), Algorithm::Sha1).await?;
+        // With a PIN, the browser keeps the seed (deriveKey only) and the server gets the key
+        // derived from it; without, both hold the same HMAC key.
+        let (key, secret) = match &registration.pin {
+            Some(pin) => (
+                pin::import_seed(key_bytes.as_ref(), "deriveKey").await?,
+                pin::derive_bits(key_bytes.as_ref(), pin).await?,
+            ),
+            None => (
+                keystore::import_hmac_key(key_bytes.as_ref(), Algorithm::Sha1).await?,
+                zeroize::Zeroizing::new(key_bytes.to_vec()),
+            ),
+        };
+        drop(key_bytes);
         self.store.check_storable(&key)?;
         let registered = client
             .register(
                 &registration.authorization,
-                key_bytes.as_ref(),
+                &secret,
                 &fingerprint.hash,
                 &fingerprint.label,
                 registration.replace,
             )
             .await;
         // The server has its copy (or refused): the browser keeps only the CryptoKey.
-        drop(key_bytes);
+        drop(secret);
         let registered = registered?;
         if registered.sample.server_ms.is_finite() {
             self.remember_offset(client.server(), Offset::from_sample(&registered.sample))
@@ -151,6 +171,7 @@ impl Device {
             user_id: registered.user_id,
             label: fingerprint.label,
             registered_at_ms,
+            pin_digits: registration.pin.as_ref().map_or(0, Pin::digits),
         };
         let replaces = accounts::slot_for(
             &existing,
@@ -159,6 +180,13 @@ impl Device {
             &account.user_id,
         )?;
         self.store.save(&account, &key, replaces.as_deref()).await?;
+        if let Some(pin) = &registration.pin {
+            // The PIN was just typed: this visit shows codes without asking for it again.
+            let derived = pin::derive_key(&key, pin).await?;
+            self.unlocked
+                .borrow_mut()
+                .push((account.id.clone(), derived));
+        }
         if persistence(true).await {
             self.warnings
                 .borrow_mut()
@@ -179,7 +207,7 @@ impl Device {
         id: &str,
         device_ms: Option<f64>,
     ) -> Result<CurrentCode, Error> {
-        let (account, key) = self.store.account(id).await?;
+        let (account, key) = self.signing_key(id).await?;
         let offset = self.offset(&account.server).await?;
         let device_ms = device_ms.unwrap_or_else(clock::device_now_ms);
         code_at(&key, clock::server_time_ms(device_ms, offset)).await
@@ -222,7 +250,54 @@ impl Device {
 
     /// Removes account `id` and its key from this browser; the other accounts stay.
     pub async fn remove(&self, id: &str) -> Result<(), Error> {
+        self.lock(id);
         self.store.remove(id).await
+    }
+
+    /// Gives the PIN of account `id` for this visit: its HMAC key is derived now and kept in
+    /// memory. A wrong PIN is not detectable here (that is the design): it gives codes the
+    /// server refuses, and five of them suspend the ID like any wrong code.
+    pub async fn unlock(&self, id: &str, pin: &Pin) -> Result<(), Error> {
+        let (account, seed) = self.store.account(id).await?;
+        if account.pin_digits == 0 || pin.digits() != account.pin_digits {
+            return Err(Error::InvalidInput("pin"));
+        }
+        let key = pin::derive_key(&seed, pin).await?;
+        self.lock(id);
+        self.unlocked.borrow_mut().push((id.to_owned(), key));
+        Ok(())
+    }
+
+    /// Whether the PIN of account `id` was given in this visit.
+    pub fn is_unlocked(&self, id: &str) -> bool {
+        self.unlocked.borrow().iter().any(|(a, _)| a == id)
+    }
+
+    /// Forgets the PIN-derived key of account `id`, so the next code asks for the PIN again.
+    pub fn lock(&self, id: &str) {
+        self.unlocked.borrow_mut().retain(|(a, _)| a != id);
+    }
+
+    /// The institution behind `customer_code` at `server`: its name and PIN policy, the first
+    /// step of activation.
+    pub async fn customer(&self, server: &str, customer_code: &str) -> Result<Customer, Error> {
+        Client::new(server)?.customer(customer_code).await
+    }
+
+    /// The account and the key that signs its codes: the stored key, or for a PIN account the
+    /// key derived in [`Device::unlock`] ([`Error::PinRequired`] before that).
+    async fn signing_key(&self, id: &str) -> Result<(Account, CryptoKey), Error> {
+        let (account, key) = self.store.account(id).await?;
+        if account.pin_digits == 0 {
+            return Ok((account, key));
+        }
+        let derived = self
+            .unlocked
+            .borrow()
+            .iter()
+            .find(|(a, _)| a == id)
+            .map(|(_, k)| k.clone());
+        derived.map(|k| (account, k)).ok_or(Error::PinRequired)
     }
 
     /// Measures the clock offset to `server` now and keeps it for this and later visits.

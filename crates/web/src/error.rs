@@ -80,12 +80,24 @@ pub enum Error {
         /// Wrong activation codes still allowed.
         attempts_left: u32,
     },
-    /// The activation code is older than 3 days or was used (rule 9).
+    /// The activation code is older than 3 days (rule 9).
     #[error("the activation code has expired: ask your training institution for a new one")]
     ActivationExpired,
+    /// The activation code was already used (rule 9: single use).
+    #[error("the activation code was already used: ask your training institution for a new one")]
+    ActivationUsed,
+    /// No activation code was issued for this login ID at the institution.
+    #[error("this ID is not enrolled for OTP at the institution")]
+    NotEnrolled,
     /// No institution has this customer code.
     #[error("wrong customer code")]
     UnknownCustomer,
+    /// The institution is not open for service.
+    #[error("the institution is not open for OTP service")]
+    ServiceClosed,
+    /// The account's key is derived with a PIN and no PIN was given.
+    #[error("this account needs its PIN")]
+    PinRequired,
     /// The server refused the request's shape.
     #[error("the server refused the request")]
     BadRequest,
@@ -138,7 +150,11 @@ impl Error {
             Error::InvalidSession => "invalid_session",
             Error::InvalidActivation { .. } => "invalid_activation",
             Error::ActivationExpired => "activation_expired",
+            Error::ActivationUsed => "activation_used",
+            Error::NotEnrolled => "not_enrolled",
             Error::UnknownCustomer => "unknown_customer",
+            Error::ServiceClosed => "service_closed",
+            Error::PinRequired => "pin_required",
             Error::BadRequest => "bad_request",
             Error::RateLimited => "rate_limited",
             Error::Refused { code, .. } => code,

@@ -11,6 +11,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::accounts::Account;
 use crate::api::Authorization;
+use crate::pin::Pin;
 use crate::{Device, Error, Registration, js, keystore};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -29,6 +30,18 @@ export interface RegisterOptions {
   activationCode?: string;
   /** Retire the trainee's current device ("register this browser instead"). */
   replace?: boolean;
+  /** The PIN the trainee chose (4 or 6 digits) when the institution's policy asks for one
+   *  (`pinDigits` of `customer()`): the key is then derived from it, and `currentCode` needs
+   *  `unlock(accountId, pin)` first in every visit. */
+  pin?: string;
+}
+
+/** An institution, from its customer code: the first step of activation. */
+export interface Customer {
+  customerCode: string;
+  institution: string;
+  /** 0 (no PIN), 4 or 6: the PIN the trainee must choose at registration. */
+  pinDigits: number;
 }
 
 /** One login ID registered in this browser. */
@@ -43,6 +56,8 @@ export interface Account {
   label: string;
   /** ISO 8601, server time. */
   registeredAt: string;
+  /** 0, or the length of the PIN its key is derived with. */
+  pinDigits: number;
 }
 
 /** The code to show now, on server time. */
@@ -76,7 +91,8 @@ export type ErrorCode =
   | "crypto_unavailable" | "random_unavailable" | "storage_error" | "crypto_error"
   | "too_many_accounts" | "invalid_server" | "invalid_input" | "malformed_code"
   | "invalid_code" | "locked" | "replayed" | "unapproved_device" | "device_exists"
-  | "invalid_session" | "invalid_activation" | "activation_expired" | "unknown_customer"
+  | "invalid_session" | "invalid_activation" | "activation_expired" | "activation_used"
+  | "not_enrolled" | "unknown_customer" | "service_closed" | "pin_required"
   | "bad_request" | "rate_limited" | "network_error" | "server_error" | (string & {});
 
 /** Every promise of `CloudOtp` rejects with this (an `Error` with `name` "CloudOtpError"). */
@@ -166,6 +182,51 @@ impl JsCloudOtp {
         })
     }
 
+    /// Gives the PIN of a PIN account for this visit (its key is derived in memory). A wrong PIN
+    /// is not detected here: its codes are refused by the server and count toward the lock.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn unlock(
+        &self,
+        #[wasm_bindgen(js_name = accountId)] account_id: String,
+        pin: String,
+    ) -> Promise {
+        let device = self.device.clone();
+        future_to_promise(async move {
+            let accounts = device.accounts().await.map_err(error_to_js)?;
+            let digits = accounts
+                .iter()
+                .find(|a| a.id == account_id)
+                .map_or(0, |a| a.pin_digits);
+            let pin = Pin::new(&pin, digits).map_err(error_to_js)?;
+            device
+                .unlock(&account_id, &pin)
+                .await
+                .map_err(error_to_js)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// The institution behind a customer code at `server`: its name and PIN policy.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Customer>")]
+    pub fn customer(
+        &self,
+        server: String,
+        #[wasm_bindgen(js_name = customerCode)] customer_code: String,
+    ) -> Promise {
+        let device = self.device.clone();
+        future_to_promise(async move {
+            let customer = device
+                .customer(&server, &customer_code)
+                .await
+                .map_err(error_to_js)?;
+            let out = Object::new();
+            js::set(&out, "customerCode", customer.customer_code.as_str());
+            js::set(&out, "institution", customer.institution.as_str());
+            js::set(&out, "pinDigits", customer.pin_digits);
+            Ok(out.into())
+        })
+    }
+
     /// Sends the code the trainee typed; resolves with the pass for the training site.
     #[wasm_bindgen(unchecked_return_type = "Promise<Pass>")]
     pub fn verify(
@@ -245,11 +306,16 @@ fn registration_from_js(options: &JsValue) -> Result<Registration, Error> {
             ));
         }
     };
+    let pin = match text("pin") {
+        Some(pin) => Some(Pin::new(&pin, pin.len().try_into().unwrap_or(0))?),
+        None => None,
+    };
     Ok(Registration {
         server,
         authorization,
         user_id: text("userId"),
         replace: js::bool_field(options, "replace").unwrap_or(false),
+        pin,
     })
 }
 
@@ -271,6 +337,7 @@ fn account_to_js(account: &Account) -> JsValue {
     let registered_at =
         js_sys::Date::new(&JsValue::from_f64(account.registered_at_ms)).to_iso_string();
     js::set(&out, "registeredAt", registered_at);
+    js::set(&out, "pinDigits", account.pin_digits);
     out.into()
 }
 

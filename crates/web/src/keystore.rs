@@ -272,14 +272,14 @@ fn open_error(error: &JsValue) -> Error {
 }
 
 /// `crypto.subtle`, missing outside secure contexts (plain http:// except localhost).
-fn subtle() -> Result<SubtleCrypto, Error> {
+pub(crate) fn subtle() -> Result<SubtleCrypto, Error> {
     js::global("crypto")
         .and_then(|c| js::field(&c, "subtle"))
         .and_then(|s| s.dyn_into().ok())
         .ok_or(Error::CryptoUnavailable)
 }
 
-fn crypto_error(error: &JsValue) -> Error {
+pub(crate) fn crypto_error(error: &JsValue) -> Error {
     Error::Crypto(js::error_name(error).chars().take(40).collect())
 }
 

@@ -18,6 +18,7 @@ mod js;
 #[cfg(feature = "js-api")]
 pub mod js_api;
 pub mod keystore;
+pub mod pin;
 pub mod widget;
 
 pub use device::{CurrentCode, Device, Registration};

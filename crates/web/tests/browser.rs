@@ -5,12 +5,13 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use cloud_otp_core::{Algorithm, Digits, Secret, Step, totp};
+use cloud_otp_core::{Algorithm, Digits, Secret, Step, derive_pin_key, hotp, totp};
 use cloud_otp_web::accounts::{Account, MAX_ACCOUNTS};
 use cloud_otp_web::api::{Authorization, Client, ErrorBody, refusal};
 use cloud_otp_web::clock::{Offset, Sample, server_time_ms, step_time};
 use cloud_otp_web::fingerprint::{self, Components, Fingerprint};
 use cloud_otp_web::keystore::{self, Keystore};
+use cloud_otp_web::pin::{self, Pin};
 use cloud_otp_web::{
     Device, Error, JsCloudOtp, RegisteredDevice, Registration, Warning, device, error_to_js,
 };
@@ -44,6 +45,7 @@ fn account(i: usize) -> Account {
         user_id: format!("trainee-{i}"),
         label: "Chrome on Linux".to_owned(),
         registered_at_ms: SERVER_MS + i as f64,
+        pin_digits: 0,
     }
 }
 
@@ -135,6 +137,118 @@ async fn webcrypto_codes_equal_the_rfc6238_vectors_and_the_core() {
     assert_eq!(
         rows, 18,
         "rfc6238.csv should hold the 18 rows of RFC 6238 Appendix B"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_pin_is_part_of_the_key_and_matches_the_core() {
+    let seed = [7u8; 20];
+    let right = Pin::new("4821", 4).unwrap();
+    let wrong = Pin::new("4822", 4).unwrap();
+    let native = derive_pin_key(&Secret::new(seed.to_vec()).unwrap(), "4821").unwrap();
+    // What registration sends to the server is the core's derivation, byte for byte.
+    assert_eq!(
+        pin::derive_bits(&seed, &right).await.unwrap().as_slice(),
+        native.as_bytes()
+    );
+    // The kept seed can neither be exported nor derive raw bits: only non-extractable keys.
+    let kept = pin::import_seed(&seed, "deriveKey").await.unwrap();
+    assert!(!kept.extractable());
+    // WebCrypto cannot export HKDF keys at all (NotSupportedError), extractable or not.
+    assert_ne!(export_error(&kept, "raw").await, "exported");
+    let algorithm = js_sys::Object::new();
+    Reflect::set(&algorithm, &"name".into(), &"HKDF".into()).unwrap();
+    Reflect::set(&algorithm, &"hash".into(), &"SHA-256".into()).unwrap();
+    Reflect::set(
+        &algorithm,
+        &"salt".into(),
+        &js_sys::Uint8Array::new_with_length(0),
+    )
+    .unwrap();
+    Reflect::set(
+        &algorithm,
+        &"info".into(),
+        &js_sys::Uint8Array::new_with_length(0),
+    )
+    .unwrap();
+    let bits = subtle()
+        .derive_bits_with_object(&algorithm, &kept, 160)
+        .unwrap();
+    let refused = JsFuture::from(bits).await.unwrap_err();
+    assert_eq!(
+        Reflect::get(&refused, &"name".into())
+            .unwrap()
+            .as_string()
+            .unwrap(),
+        "InvalidAccessError"
+    );
+    let key = pin::derive_key(&kept, &right).await.unwrap();
+    assert!(!key.extractable());
+    assert_eq!(export_error(&key, "raw").await, "InvalidAccessError");
+    let other = pin::derive_key(&kept, &wrong).await.unwrap();
+    let mut differ = 0;
+    for counter in [0, 1, 28_333_333, u64::from(u32::MAX)] {
+        let browser = keystore::code(&key, counter, Digits::SIX).await.unwrap();
+        let core = hotp(Algorithm::Sha1, &native, counter, Digits::SIX);
+        assert_eq!(browser.to_string(), core.to_string(), "counter {counter}");
+        let wrong_code = keystore::code(&other, counter, Digits::SIX).await.unwrap();
+        differ += usize::from(wrong_code.to_string() != core.to_string());
+    }
+    assert!(
+        differ >= 3,
+        "a wrong PIN must give other codes ({differ} of 4 differ)"
+    );
+
+    // Stored like a registration stores it: the seed in IndexedDB, codes only after the PIN.
+    let db = fresh_database("pin").await;
+    let store = Keystore::open(&db).await.unwrap();
+    let a = Account {
+        pin_digits: 4,
+        ..account(0)
+    };
+    store.save(&a, &kept, None).await.unwrap();
+    drop(store);
+    let device = Device::open(&db).await.unwrap();
+    let sample = Sample {
+        sent_ms: 0.0,
+        received_ms: 0.0,
+        server_ms: 0.0,
+    };
+    device.use_sample(DEAD_SERVER, &sample).await.unwrap();
+    assert_eq!(
+        device
+            .current_code_at(&a.id, Some(SERVER_MS))
+            .await
+            .unwrap_err(),
+        Error::PinRequired
+    );
+    assert_eq!(
+        device
+            .unlock(&a.id, &Pin::new("482100", 6).unwrap())
+            .await
+            .unwrap_err(),
+        Error::InvalidInput("pin")
+    );
+    device.unlock(&a.id, &right).await.unwrap();
+    let shown = device
+        .current_code_at(&a.id, Some(SERVER_MS))
+        .await
+        .unwrap();
+    let expected = totp(
+        Algorithm::Sha1,
+        &native,
+        (SERVER_MS / 1000.0) as u64,
+        Step::SIXTY,
+        Digits::SIX,
+    );
+    assert_eq!(shown.code, expected.to_string());
+    device.lock(&a.id);
+    assert_eq!(
+        device
+            .current_code_at(&a.id, Some(SERVER_MS))
+            .await
+            .unwrap_err(),
+        Error::PinRequired
     );
 }
 
@@ -439,6 +553,7 @@ async fn ten_accounts_at_most_and_removing_one_keeps_the_others() {
         },
         user_id: None,
         replace: false,
+        pin: None,
     };
     // The eleventh is refused before anything is sent (the dead server would say network_error).
     let refused = device
@@ -607,6 +722,21 @@ fn server_answers_map_to_typed_errors() {
             Error::InvalidSession,
         ),
         (
+            410,
+            r#"{"error":"activation_used","message":"m"}"#,
+            Error::ActivationUsed,
+        ),
+        (
+            404,
+            r#"{"error":"not_enrolled","message":"m"}"#,
+            Error::NotEnrolled,
+        ),
+        (
+            403,
+            r#"{"error":"service_closed","message":"m"}"#,
+            Error::ServiceClosed,
+        ),
+        (
             401,
             r#"{"error":"invalid_activation","message":"m","attempts_left":4}"#,
             Error::InvalidActivation { attempts_left: 4 },
@@ -688,6 +818,7 @@ async fn network_failure_is_retryable_and_loses_nothing() {
         authorization: Authorization::Session("session".into()),
         user_id: Some(a.user_id.clone()),
         replace: true,
+        pin: None,
     };
     assert_eq!(device.register(&again).await.unwrap_err(), Error::Network);
     assert_eq!(device.accounts().await.unwrap(), vec![a.clone()]);

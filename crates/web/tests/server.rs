@@ -11,6 +11,7 @@
 
 use cloud_otp_web::api::Authorization;
 use cloud_otp_web::keystore::{self, Keystore};
+use cloud_otp_web::pin::Pin;
 use cloud_otp_web::{Device, Error, JsCloudOtp, Registration};
 use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
@@ -50,6 +51,7 @@ fn with_session(session: String, replace: bool) -> Registration {
         authorization: Authorization::Session(session),
         user_id: None,
         replace,
+        pin: None,
     }
 }
 
@@ -185,6 +187,69 @@ async fn wrong_codes_count_down_to_the_lock() {
 }
 
 #[wasm_bindgen_test]
+async fn the_right_pin_gives_accepted_codes_and_a_wrong_one_counts_toward_the_lock() {
+    let device = fresh_device("grace").await;
+    let registration = Registration {
+        pin: Some(Pin::new("2580", 4).unwrap()),
+        ..with_session(session("grace", 0), false)
+    };
+    let account = device.register(&registration).await.unwrap();
+    assert_eq!(account.pin_digits, 4);
+    // Registering gave the PIN for this visit: the code shows and the server accepts it.
+    let right = device.current_code(&account.id).await.unwrap().code;
+    device
+        .verify(&account.id, &session("grace", 0), &right)
+        .await
+        .unwrap();
+
+    // The next visit asks for the PIN before any code.
+    drop(device);
+    let visit = Device::open("cloud-otp-server-test-grace").await.unwrap();
+    assert_eq!(
+        visit.current_code(&account.id).await.unwrap_err(),
+        Error::PinRequired
+    );
+    // A wrong PIN cannot be told apart here; its codes are refused and counted.
+    visit
+        .unlock(&account.id, &Pin::new("2581", 4).unwrap())
+        .await
+        .unwrap();
+    let mut refused = Vec::new();
+    for _ in 0..5 {
+        let wrong = visit.current_code(&account.id).await.unwrap().code;
+        refused.push(
+            visit
+                .verify(&account.id, &session("grace", 1), &wrong)
+                .await
+                .unwrap_err(),
+        );
+    }
+    assert_eq!(
+        refused,
+        vec![
+            Error::InvalidCode { attempts_left: 4 },
+            Error::InvalidCode { attempts_left: 3 },
+            Error::InvalidCode { attempts_left: 2 },
+            Error::InvalidCode { attempts_left: 1 },
+            Error::Locked,
+        ]
+    );
+    // Suspended now: even the right PIN's code is refused until the institution unlocks.
+    visit
+        .unlock(&account.id, &Pin::new("2580", 4).unwrap())
+        .await
+        .unwrap();
+    let right = visit.current_code(&account.id).await.unwrap().code;
+    assert_eq!(
+        visit
+            .verify(&account.id, &session("grace", 1), &right)
+            .await
+            .unwrap_err(),
+        Error::Locked
+    );
+}
+
+#[wasm_bindgen_test]
 async fn another_browser_is_unapproved_until_it_takes_over() {
     let first = fresh_device("carol-1").await;
     let second = fresh_device("carol-2").await;
@@ -258,6 +323,7 @@ async fn bad_sessions_and_activation_codes() {
         },
         user_id: None,
         replace: false,
+        pin: None,
     };
     let wrong = if activation_code == "000000" {
         "000001"

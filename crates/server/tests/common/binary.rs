@@ -144,6 +144,44 @@ impl Served {
         self.child.wait().unwrap()
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process still runs.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// SIGHUP, through kill(1) as an operator sends it.
+    pub fn hangup(&self) {
+        let ok = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits until `needle` occurs at least `count` times in the output and returns the
+    /// output; fails if the process exits first or it does not happen within 30 seconds (a
+    /// bound for a hung server, not a timing assertion).
+    pub fn wait_for_output(&mut self, needle: &str, count: usize) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let output = self.output();
+            if output.matches(needle).count() >= count {
+                return output;
+            }
+            assert!(self.running(), "the server exited; its output:\n{output}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {count}x {needle:?} within 30 s; the output:\n{output}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Everything the process wrote to stdout and stderr so far (all of it once it exited).
     pub fn output(&mut self) -> String {
         if self.child.try_wait().unwrap().is_some() {

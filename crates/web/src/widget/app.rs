@@ -17,7 +17,12 @@ use super::keypad::{Key, Keypad, digits_only};
 use super::screens::{self, Action, Icon, Message};
 use crate::accounts::Account;
 use crate::api::{Authorization, Pass, UserStatus};
+use crate::pin::Pin;
 use crate::{Device, Error, RegisteredDevice, Registration, js, keystore};
+
+mod activate;
+
+use activate::{Ask, Form};
 
 /// The steps of a registration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +39,23 @@ enum Step {
 #[derive(Debug, Clone)]
 enum View {
     Loading,
-    /// No session and no account in this browser.
-    Empty,
+    /// The step-by-step activation form (no session): customer code, login ID, activation
+    /// code (PRODUCT.md rule 9).
+    Activate(Ask),
+    /// Choose the PIN of a registration, when the institution's policy asks for one; `first`
+    /// holds the first entry while it is typed again.
+    ChoosePin {
+        registration: Registration,
+        digits: u8,
+        first: Option<Pin>,
+    },
+    /// "Remove this ID from this browser?"
+    Remove(Account),
+    /// The PIN of a PIN account, asked before its code is shown.
+    EnterPin {
+        account: Account,
+        choices: Vec<Account>,
+    },
     /// Register this browser; with `device`, the user's registered device is another one
     /// (PRODUCT.md rule 5) and registering replaces it.
     Register {
@@ -67,7 +87,6 @@ struct Live {
     announced: u64,
     hint: bool,
     view: CodeView,
-    pad: Option<Keypad>,
 }
 
 /// One mounted widget.
@@ -85,6 +104,14 @@ pub(crate) struct App {
     user: RefCell<String>,
     institution: RefCell<String>,
     label: RefCell<String>,
+    /// The institution's PIN policy for the session's user (0: none).
+    pin_digits: Cell<u8>,
+    /// What the activation form holds across its steps.
+    form: RefCell<Form>,
+    /// The activation form's field on screen.
+    field: RefCell<Option<HtmlElement>>,
+    /// The keypad on screen (code or PIN), and what is typed on it.
+    pad: RefCell<Option<Keypad>>,
     typed: RefCell<String>,
     checking: Cell<bool>,
     focus_next: Cell<bool>,
@@ -119,6 +146,10 @@ impl App {
             user: RefCell::default(),
             institution: RefCell::default(),
             label: RefCell::default(),
+            pin_digits: Cell::new(0),
+            form: RefCell::default(),
+            field: RefCell::new(None),
+            pad: RefCell::new(None),
             typed: RefCell::default(),
             checking: Cell::new(false),
             focus_next: Cell::new(false),
@@ -150,6 +181,7 @@ impl App {
     /// Switches the language, keeping everything typed and shown.
     pub(crate) fn set_lang(&self, lang: Lang) {
         self.lang.set(lang);
+        self.keep_field();
         self.render();
     }
 
@@ -179,7 +211,7 @@ impl App {
             return match device.accounts().await {
                 Ok(accounts) => match accounts.first().cloned() {
                     Some(account) => self.show_code(account, accounts),
-                    None => self.show(View::Empty),
+                    None => self.activate(false),
                 },
                 Err(e) => self.fail(&e),
             };
@@ -188,6 +220,7 @@ impl App {
             Ok((status, account)) => {
                 *self.user.borrow_mut() = status.user_id;
                 *self.institution.borrow_mut() = status.institution;
+                self.pin_digits.set(status.pin_digits);
                 match (status.user_status, account) {
                     (UserStatus::Locked, _) => self.show(View::Suspended),
                     (UserStatus::Active, Some(account)) => self.show_code(account, Vec::new()),
@@ -210,9 +243,20 @@ impl App {
         self.render();
     }
 
+    /// The code of `account`, or first its PIN when it has one and none was given in this
+    /// visit.
     fn show_code(&self, account: Account, choices: Vec<Account>) {
         *self.user.borrow_mut() = account.user_id.clone();
-        self.show(View::Code { account, choices });
+        let locked = account.pin_digits > 0
+            && self
+                .device()
+                .is_some_and(|device| !device.is_unlocked(&account.id));
+        self.typed.borrow_mut().clear();
+        if locked {
+            self.show(View::EnterPin { account, choices });
+        } else {
+            self.show(View::Code { account, choices });
+        }
     }
 
     /// The screen for a failure. None of them loses the registration (PRODUCT.md rule 12).
@@ -223,6 +267,7 @@ impl App {
             }
             Error::Network => View::Network,
             Error::InvalidSession => View::Expired,
+            Error::ServiceClosed => View::Failed(error.code().to_owned()),
             Error::Locked => View::Suspended,
             Error::UnapprovedDevice(device) | Error::DeviceExists(device) => View::Register {
                 device: Some(device.clone()),
@@ -273,6 +318,23 @@ impl App {
                 self.focus_next.set(false);
                 self.copy();
             }
+            Action::Next => spawn_local(app.next()),
+            Action::Back => self.back(),
+            Action::AddId => self.activate(true),
+            Action::Close => {
+                self.show(View::Loading);
+                spawn_local(app.start());
+            }
+            Action::Remove => {
+                let shown = match &*self.view.borrow() {
+                    View::Code { account, .. } => Some(account.clone()),
+                    _ => None,
+                };
+                if let Some(account) = shown {
+                    self.show(View::Remove(account));
+                }
+            }
+            Action::RemoveConfirmed => spawn_local(app.remove()),
         }
     }
 
@@ -300,16 +362,35 @@ impl App {
                 ..
             }
         );
-        self.set_step(Step::Busy);
         let user = self.user.borrow().clone();
         let registration = Registration {
             server: self.server.clone(),
             authorization: Authorization::Session(session),
             user_id: Some(user).filter(|u| !u.is_empty()),
             replace,
+            pin: None,
         };
+        let digits = self.pin_digits.get();
+        if digits > 0 {
+            self.typed.borrow_mut().clear();
+            return self.show(View::ChoosePin {
+                registration,
+                digits,
+                first: None,
+            });
+        }
+        self.set_step(Step::Busy);
         let result = device.register(&registration).await;
+        self.registered(result);
+    }
+
+    /// After a registration: the new account's code, or what went wrong. The activation form
+    /// shows its failures on the step they concern.
+    fn registered(&self, result: Result<Account, Error>) {
         self.focus_next.set(true);
+        if self.session.is_none() {
+            return self.activated(result);
+        }
         match result {
             Ok(account) => self.show_code(account, Vec::new()),
             Err(e) => self.fail(&e),
@@ -322,6 +403,8 @@ impl App {
             return;
         }
         *self.timer.borrow_mut() = None;
+        *self.pad.borrow_mut() = None;
+        *self.field.borrow_mut() = None;
         let lang = self.lang.get();
         let frame = &self.frame;
         frame.replace_children_with_node_0();
@@ -340,8 +423,13 @@ impl App {
         *self.switch.borrow_mut() = Some(switch);
         let body = el(frame, "div", "screen");
         let view = self.view.borrow().clone();
+        if !matches!(view, View::Code { .. }) {
+            *self.live.borrow_mut() = None;
+        }
         let heading = match view {
             View::Code { account, choices } => self.render_code(&body, account, &choices),
+            View::Activate(ask) => self.render_activate(&body, ask),
+            View::ChoosePin { .. } | View::EnterPin { .. } => self.render_pin(&body, &view),
             other => {
                 *self.live.borrow_mut() = None;
                 screens::build(&body, &self.message(&other))
@@ -366,14 +454,13 @@ impl App {
         };
         let t = |key| lang.t(key);
         match view {
-            View::Loading | View::Code { .. } => {
+            View::Loading
+            | View::Code { .. }
+            | View::Activate(_)
+            | View::ChoosePin { .. }
+            | View::EnterPin { .. } => {
                 m.icon = Icon::None;
                 m.title = t(T::Loading);
-            }
-            View::Empty => {
-                m.icon = Icon::None;
-                m.title = t(T::EmptyTitle);
-                m.lines.push(t(T::EmptyText).into());
             }
             View::Register {
                 device: None,
@@ -441,6 +528,19 @@ impl App {
                 m.title = t(T::SessionTitle);
                 m.lines.push(t(T::SessionText).into());
             }
+            View::Remove(account) => {
+                m.title = t(T::RemoveTitle);
+                m.lines.push(lang.fill(T::RemoveText, &[&account.user_id]));
+                m.buttons
+                    .push((t(T::RemoveButton), Action::RemoveConfirmed));
+                m.buttons.push((t(T::Cancel), Action::Close));
+            }
+            View::Failed(code) if code == "service_closed" => {
+                m.icon = Icon::Stop;
+                m.title = t(T::ClosedTitle);
+                m.lines.push(t(T::ClosedText).into());
+                m.buttons.push((t(T::CheckAgain), Action::Reload));
+            }
             View::Failed(code) => {
                 m.title = t(T::ErrorTitle);
                 m.lines.push(lang.fill(T::ErrorText, &[code]));
@@ -457,20 +557,7 @@ impl App {
         if self.session.is_none() {
             text(body, "p", "intro", lang.t(T::CheckModeText));
         }
-        if choices.len() > 1 {
-            let label = el(body, "label", "switch");
-            text(&label, "span", "label", lang.t(T::Account));
-            let select = el(&label, "select", "");
-            // Named by the label alone: a wrapping label would add the selected ID to the name.
-            attr(&select, "aria-label", lang.t(T::Account));
-            for choice in choices {
-                let option = text(&select, "option", "", &choice.user_id);
-                set_prop(&option, "value", &choice.id);
-                if choice.id == account.id {
-                    attr(&option, "selected", "");
-                }
-            }
-        }
+        self.switcher(body, &account, choices);
         let columns = el(
             body,
             "div",
@@ -481,11 +568,11 @@ impl App {
             },
         );
         let view = CodeView::build(&columns, lang);
-        let pad = self.session.is_some().then(|| {
-            let pad = Keypad::build(&columns, lang, self.touch);
+        if self.session.is_some() {
+            let pad = Keypad::build(&columns, lang, self.touch, lang.t(T::TypeLabel), false);
             set_prop(&pad.input, "value", &self.typed.borrow());
-            pad
-        });
+            *self.pad.borrow_mut() = Some(pad);
+        }
         let heading = view.heading.clone();
         // The same account keeps its code and clock across a re-render (a language switch).
         let kept = self
@@ -500,7 +587,6 @@ impl App {
             announced: kept.as_ref().map_or(u64::MAX, |l| l.announced),
             hint: kept.as_ref().is_some_and(|l| l.hint),
             view,
-            pad,
         };
         let known = live.code.is_some();
         if let Some((code, _)) = &live.code {
@@ -513,7 +599,170 @@ impl App {
         } else if let Some(app) = self.rc() {
             spawn_local(app.refresh());
         }
+        if self.session.is_none() {
+            // Rule 10: more IDs, from this or other institutions, come through activation.
+            let row = el(body, "div", "actions");
+            action_button(&row, "ghost", lang.t(T::AddId), Action::AddId.code());
+            action_button(&row, "ghost", lang.t(T::RemoveId), Action::Remove.code());
+        }
         heading
+    }
+
+    /// The switcher between this browser's IDs (code-check mode), when it holds several.
+    fn switcher(&self, body: &Element, account: &Account, choices: &[Account]) {
+        if choices.len() < 2 {
+            return;
+        }
+        let lang = self.lang.get();
+        let label = el(body, "label", "switch");
+        text(&label, "span", "label", lang.t(T::Account));
+        let select = el(&label, "select", "");
+        // Named by the label alone: a wrapping label would add the selected ID to the name.
+        attr(&select, "aria-label", lang.t(T::Account));
+        for choice in choices {
+            // The same login ID at two institutions: the customer code tells them apart.
+            let twin = choices
+                .iter()
+                .any(|c| c.id != choice.id && c.user_id == choice.user_id);
+            let name = match (&choice.customer_code, twin) {
+                (Some(code), true) => [choice.user_id.as_str(), " · ", code].concat(),
+                _ => choice.user_id.clone(),
+            };
+            let option = text(&select, "option", "", &name);
+            set_prop(&option, "value", &choice.id);
+            if choice.id == account.id {
+                attr(&option, "selected", "");
+            }
+        }
+    }
+
+    /// The PIN screens: choosing a PIN at registration (typed twice), or the PIN of an account
+    /// before its code; both on the keypad, the digits hidden.
+    fn render_pin(&self, body: &Element, view: &View) -> HtmlElement {
+        let lang = self.lang.get();
+        let card = el(body, "section", "card msg");
+        let head = el(&card, "div", "head");
+        let heading = match view {
+            View::ChoosePin { digits, first, .. } => {
+                let title = if first.is_some() {
+                    T::PinAgainTitle
+                } else {
+                    T::PinChooseTitle
+                };
+                let heading = screens::heading(&head, lang.t(title));
+                let institution = self.institution.borrow();
+                let n = digits.to_string();
+                text(
+                    &card,
+                    "p",
+                    "",
+                    &lang.fill(T::PinChooseText, &[&institution, &n]),
+                );
+                heading
+            }
+            View::EnterPin { account, choices } => {
+                let heading = screens::heading(&head, lang.t(T::PinEnterTitle));
+                self.switcher(&card, account, choices);
+                let n = account.pin_digits.to_string();
+                text(
+                    &card,
+                    "p",
+                    "",
+                    &lang.fill(T::PinEnterText, &[&n, &account.user_id]),
+                );
+                heading
+            }
+            _ => screens::heading(&head, lang.t(T::Loading)),
+        };
+        text(&card, "p", "note", lang.t(T::PinForgot));
+        let pad = Keypad::build(body, lang, self.touch, lang.t(T::PinLabel), true);
+        set_prop(&pad.input, "value", &self.typed.borrow());
+        *self.pad.borrow_mut() = Some(pad);
+        heading
+    }
+
+    /// Removes the ID on the question screen from this browser (rule 10: room for another),
+    /// then shows the others, or the activation form when none is left.
+    async fn remove(self: Rc<Self>) {
+        let (Some(device), View::Remove(account)) = (self.device(), self.view.borrow().clone())
+        else {
+            return;
+        };
+        self.show(View::Loading);
+        match device.remove(&account.id).await {
+            Ok(()) => self.start().await,
+            Err(e) => self.fail(&e),
+        }
+    }
+
+    /// The most digits the keypad on screen takes: 6 for a code, the PIN's length for a PIN.
+    fn max_typed(&self) -> usize {
+        match &*self.view.borrow() {
+            View::ChoosePin { digits, .. } => usize::from(*digits),
+            View::EnterPin { account, .. } => usize::from(account.pin_digits),
+            _ => 6,
+        }
+    }
+
+    /// The keypad's Confirm on a PIN screen.
+    async fn confirm_pin(self: Rc<Self>) {
+        let lang = self.lang.get();
+        let typed = self.typed.borrow().clone();
+        let view = self.view.borrow().clone();
+        let digits = self.max_typed();
+        if typed.len() != digits {
+            let n = digits.to_string();
+            return self.pad_say(&lang.fill(T::PinIncomplete, &[&n]), false);
+        }
+        let Some(device) = self.device() else { return };
+        self.typed.borrow_mut().clear();
+        match view {
+            View::ChoosePin {
+                mut registration,
+                digits,
+                first,
+            } => {
+                let Ok(pin) = Pin::new(&typed, digits) else {
+                    return;
+                };
+                match first {
+                    None => self.show(View::ChoosePin {
+                        registration,
+                        digits,
+                        first: Some(pin),
+                    }),
+                    Some(first) if first == pin => {
+                        registration.pin = Some(pin);
+                        if let Some(pad) = &*self.pad.borrow() {
+                            pad.busy(true);
+                        }
+                        self.edit(String::clear);
+                        self.pad_say(lang.t(T::Registering), false);
+                        let result = device.register(&registration).await;
+                        self.registered(result);
+                    }
+                    Some(_) => {
+                        self.show(View::ChoosePin {
+                            registration,
+                            digits,
+                            first: None,
+                        });
+                        self.pad_say(lang.t(T::PinMismatch), false);
+                    }
+                }
+            }
+            View::EnterPin { account, choices } => {
+                let unlocked = match Pin::new(&typed, account.pin_digits) {
+                    Ok(pin) => device.unlock(&account.id, &pin).await,
+                    Err(e) => Err(e),
+                };
+                match unlocked {
+                    Ok(()) => self.show_code(account, choices),
+                    Err(e) => self.fail(&e),
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Computes the code on server time and shows it.
@@ -524,6 +773,13 @@ impl App {
         };
         let now = match device.current_code(&id).await {
             Ok(now) => now,
+            Err(Error::PinRequired) => {
+                let view = self.view.borrow().clone();
+                if let View::Code { account, choices } = view {
+                    self.show(View::EnterPin { account, choices });
+                }
+                return;
+            }
             Err(e) => return self.fail(&e),
         };
         let lang = self.lang.get();
@@ -621,22 +877,33 @@ impl App {
     /// A keypad button, or a key typed anywhere in the widget.
     fn key(&self, key: Key) {
         match key {
-            Key::Digit(d) => self.edit(|t| {
-                if t.len() < 6 {
-                    t.push(char::from(b'0' + d));
-                }
-            }),
+            Key::Digit(d) => {
+                let max = self.max_typed();
+                self.edit(|t| {
+                    if t.len() < max {
+                        t.push(char::from(b'0' + d));
+                    }
+                });
+            }
             Key::Delete => self.edit(|t| {
                 t.pop();
             }),
             Key::Clear => self.edit(String::clear),
             Key::Confirm | Key::Retry => {
+                let pin = matches!(
+                    &*self.view.borrow(),
+                    View::ChoosePin { .. } | View::EnterPin { .. }
+                );
                 if let Some(app) = self.rc() {
-                    spawn_local(app.submit());
+                    if pin {
+                        spawn_local(app.confirm_pin());
+                    } else {
+                        spawn_local(app.submit());
+                    }
                 }
             }
             Key::NativeKeyboard => {
-                if let Some(Some(pad)) = self.live.borrow().as_ref().map(|l| l.pad.as_ref()) {
+                if let Some(pad) = &*self.pad.borrow() {
                     attr(&pad.input, "inputmode", "numeric");
                     let _ = pad.input.focus();
                 }
@@ -646,8 +913,8 @@ impl App {
 
     /// Changes what is typed and shows it; a new edit clears the last message.
     fn edit(&self, change: impl FnOnce(&mut String)) {
-        let live = self.live.borrow();
-        let Some(pad) = live.as_ref().and_then(|l| l.pad.as_ref()) else {
+        let pad = self.pad.borrow();
+        let Some(pad) = pad.as_ref() else {
             return;
         };
         let mut typed = self.typed.borrow_mut();
@@ -657,7 +924,7 @@ impl App {
     }
 
     fn pad_say(&self, words: &str, retry: bool) {
-        if let Some(pad) = self.live.borrow().as_ref().and_then(|l| l.pad.as_ref()) {
+        if let Some(pad) = &*self.pad.borrow() {
             pad.say(words, retry);
         }
     }
@@ -680,7 +947,7 @@ impl App {
             return;
         }
         let set_busy = |busy| {
-            if let Some(pad) = self.live.borrow().as_ref().and_then(|l| l.pad.as_ref()) {
+            if let Some(pad) = &*self.pad.borrow() {
                 pad.busy(busy);
             }
         };
@@ -765,11 +1032,21 @@ impl App {
             if prop(&input, "tagName") != "INPUT" {
                 return;
             }
-            let typed = digits_only(&prop(&input, "value"), 6);
-            if prop(&input, "value") != typed {
-                set_prop(&input, "value", &typed);
+            let value = prop(&input, "value");
+            if prop(&input, "className") == "entry" {
+                let typed = digits_only(&value, app.max_typed());
+                if value != typed {
+                    set_prop(&input, "value", &typed);
+                }
+                *app.typed.borrow_mut() = typed;
+            } else if prop(&input, "inputMode") == "numeric" {
+                // The activation form's number fields keep digits only, as many as they take.
+                let max = js::number_field(&input, "maxLength").map_or(6, |n| n as usize);
+                let digits = digits_only(&value, max);
+                if value != digits {
+                    set_prop(&input, "value", &digits);
+                }
             }
-            *app.typed.borrow_mut() = typed;
         }));
         let me = self.me.clone();
         listeners.extend(on(&self.frame, "change", move |event| {
@@ -778,7 +1055,7 @@ impl App {
             };
             let id = prop(&select, "value");
             let choices = match &*app.view.borrow() {
-                View::Code { choices, .. } => choices.clone(),
+                View::Code { choices, .. } | View::EnterPin { choices, .. } => choices.clone(),
                 _ => return,
             };
             if let Some(account) = choices.iter().find(|a| a.id == id) {
@@ -792,15 +1069,23 @@ impl App {
                 .any(|m| js::bool_field(&event, m) == Some(true));
             let Some(app) = me.upgrade() else { return };
             let key = prop(&event, "key");
+            let field = event
+                .target()
+                .is_some_and(|t| prop(&t, "className") == "field");
             let pressed = match (tag(&event).as_str(), key.as_bytes()) {
                 (_, _) if modified => return,
+                // Enter in the activation form goes to the next step.
+                ("INPUT", b"Enter") if field => {
+                    event.prevent_default();
+                    return app.act(Action::Next);
+                }
                 ("INPUT", b"Enter") => Key::Confirm,
                 ("INPUT" | "SELECT", _) => return,
                 (_, [d @ b'0'..=b'9']) => Key::Digit(d - b'0'),
                 (_, b"Backspace") => Key::Delete,
                 _ => return,
             };
-            if app.live.borrow().as_ref().is_some_and(|l| l.pad.is_some()) {
+            if app.pad.borrow().is_some() {
                 event.prevent_default();
                 app.key(pressed);
             }
@@ -816,7 +1101,8 @@ impl App {
                 .and_then(|text| text.as_string())
                 .unwrap_or_default();
             event.prevent_default();
-            app.edit(|t| *t = digits_only(&pasted, 6));
+            let max = app.max_typed();
+            app.edit(|t| *t = digits_only(&pasted, max));
         }));
         *self.listeners.borrow_mut() = listeners;
     }

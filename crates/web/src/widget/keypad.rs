@@ -62,15 +62,24 @@ pub(crate) struct Keypad {
 }
 
 impl Keypad {
-    /// Builds the keypad at the end of `parent`. Its buttons carry their [`Key`] as `value`.
-    pub(crate) fn build(parent: &Element, lang: Lang, touch: bool) -> Keypad {
+    /// Builds the keypad at the end of `parent`, its field labelled `label`. Its buttons carry
+    /// their [`Key`] as `value`. A `secret` keypad (a PIN) hides what is typed and offers no
+    /// one-time-code autofill.
+    pub(crate) fn build(
+        parent: &Element,
+        lang: Lang,
+        touch: bool,
+        label: &str,
+        secret: bool,
+    ) -> Keypad {
         let card = el(parent, "section", "card pad");
-        let label = el(&card, "label", "");
-        text(&label, "span", "label", lang.t(T::TypeLabel));
-        let input = el(&label, "input", "entry");
+        let wrap = el(&card, "label", "");
+        text(&wrap, "span", "label", label);
+        let input = el(&wrap, "input", "entry");
         for (name, value) in [
+            ("type", if secret { "password" } else { "text" }),
             ("inputmode", if touch { "none" } else { "numeric" }),
-            ("autocomplete", "one-time-code"),
+            ("autocomplete", if secret { "off" } else { "one-time-code" }),
             ("enterkeyhint", "done"),
             ("spellcheck", "false"),
             ("autocapitalize", "off"),

@@ -35,16 +35,34 @@ pub(crate) enum Action {
     Language,
     /// Copy the code.
     Copy,
+    /// The next step of the activation form (or activate, on its last step).
+    Next,
+    /// The previous step of the activation form.
+    Back,
+    /// Add another ID through activation.
+    AddId,
+    /// Leave the activation form for this browser's codes.
+    Close,
+    /// Ask to remove the shown ID from this browser.
+    Remove,
+    /// Remove it, after the question.
+    RemoveConfirmed,
 }
 
 impl Action {
-    const ALL: [Action; 6] = [
+    const ALL: [Action; 12] = [
         Action::Register,
         Action::Confirm,
         Action::Cancel,
         Action::Reload,
         Action::Language,
         Action::Copy,
+        Action::Next,
+        Action::Back,
+        Action::AddId,
+        Action::Close,
+        Action::Remove,
+        Action::RemoveConfirmed,
     ];
 
     /// The button value that stands for the action.
@@ -56,6 +74,12 @@ impl Action {
             Action::Reload => "reload",
             Action::Language => "language",
             Action::Copy => "copy",
+            Action::Next => "next",
+            Action::Back => "back",
+            Action::AddId => "add-id",
+            Action::Close => "close",
+            Action::Remove => "remove",
+            Action::RemoveConfirmed => "remove-confirmed",
         }
     }
 
