@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::admin::{create_tenant, new_api_key};
 use crate::crypto::{token_hash, write_private_file};
 use crate::error::ApiError;
-use crate::http::ApiJson;
+use crate::http::{ApiJson, path_segment};
 use crate::statics::escape_html as escape_text;
 use crate::storage::{Storage, StorageError};
 use crate::validate::{CustomerCode, Origin, Purpose, TenantName, UserId};
@@ -512,18 +512,4 @@ fn qr_svg(text: &str) -> Option<String> {
         "<svg role=\"img\" aria-label=\"QR code of the authenticator key\"",
         1,
     ))
-}
-
-/// Percent-encodes a login ID for a URL path segment (RFC 3986: everything but unreserved
-/// characters).
-fn path_segment(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

@@ -437,3 +437,22 @@ pub async fn log_requests(req: Request, next: Next) -> Response {
     }
     response
 }
+
+/// Percent-encodes text, such as a login ID, for one URL path segment (RFC 3986 section 2.3:
+/// everything but the unreserved characters), as a client of `/v1/users/{user_id}` must.
+///
+/// ```
+/// use cloud_otp_server::http::path_segment;
+/// assert_eq!(path_segment("trainee 1/ä"), "trainee%201%2F%C3%A4");
+/// ```
+pub fn path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

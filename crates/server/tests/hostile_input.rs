@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, header};
+use cloud_otp_server::http::path_segment;
 use common::{Backend, TestApp, json_body};
 use serde::Deserialize;
 use serde_json::Value;
@@ -86,19 +87,6 @@ struct Target {
     accepted: Option<(u16, Option<String>)>,
     #[serde(default)]
     overrides: HashMap<String, Value>,
-}
-
-/// RFC 3986 percent-encoding of everything but unreserved characters.
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// What the test user and the tenant's audit log look like.
@@ -178,7 +166,7 @@ async fn every_field_refuses_hostile_values_without_side_effects(backend: Backen
                 }
             } else if target.path.contains(SLOT) {
                 let Some(text) = value.text() else { continue };
-                uri = fill(&target.path).replace(SLOT, &percent_encode(&text));
+                uri = fill(&target.path).replace(SLOT, &path_segment(&text));
             } else {
                 uri = fill(&target.path);
                 let json = value.json();
