@@ -11,13 +11,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use zeroize::Zeroizing;
 
 use crate::clock::{Clock, SystemClock, db_ms, rfc3339};
 use crate::crypto::{
     EXTRA_KEYS_ENV, EXTRA_KEYS_FILE, KEY_ENV, KEY_FILE, LoadedKeys, load_key_ring,
 };
-use crate::reload::{extra_keys_env, primary_key_env};
+use crate::reload::{key_envs, primary_key_env};
 use crate::storage::{Storage, Tenant};
 use crate::validate::{CustomerCode, Origin, PinDigits, TenantName, UserId};
 use crate::{AppState, Config, app, demo};
@@ -427,8 +426,7 @@ async fn rotate_api_key(
 /// The key ring from the environment and the key files, as `serve` resolves it; a missing
 /// key file is created only when `create` is set.
 fn key_ring(data_dir: &Path, create: bool) -> Result<LoadedKeys, CliError> {
-    let primary = primary_key_env().map(Zeroizing::new);
-    let extra = extra_keys_env().map(Zeroizing::new);
+    let (primary, extra) = key_envs();
     Ok(load_key_ring(
         primary.as_deref().map(String::as_str),
         extra.as_deref().map(String::as_str),

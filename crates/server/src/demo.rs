@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::admin::{create_tenant, new_api_key};
+use crate::admin::{create_tenant, rotate_api_key};
 use crate::crypto::{token_hash, write_private_file};
 use crate::error::ApiError;
 use crate::http::{ApiJson, path_segment};
@@ -181,10 +181,7 @@ pub async fn ensure_tenant(
             return Ok(key);
         }
     }
-    let key = new_api_key();
-    storage
-        .set_api_key_hash(&tenant.id, &token_hash(&key))
-        .await?;
+    let key = rotate_api_key(storage, &tenant.id).await?;
     save(&key)?;
     Ok(key)
 }

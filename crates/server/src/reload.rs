@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use zeroize::Zeroizing;
+
 use crate::crypto::{CryptoError, EXTRA_KEYS_ENV, KEY_ENV, SharedCrypto, load_key_ring};
 use crate::storage::{Storage, StorageError};
 
@@ -72,12 +74,19 @@ pub fn primary_key_env() -> Option<String> {
     std::env::var(KEY_ENV).ok()
 }
 
+/// Both key variables as startup reads them, in memory that is wiped when dropped.
+pub fn key_envs() -> (Option<Zeroizing<String>>, Option<Zeroizing<String>>) {
+    (
+        primary_key_env().map(Zeroizing::new),
+        extra_keys_env().map(Zeroizing::new),
+    )
+}
+
 /// Reloads from the process's environment and `data_dir`, and logs the outcome: one info
 /// line "master keys reloaded (N keys, current key id X)", an info line saying there is
 /// nothing to reload, or an error line naming the problem while the old keys stay in use.
 pub async fn reload_and_log(storage: &Storage, shared: &SharedCrypto, data_dir: &Path) {
-    let primary = primary_key_env().map(zeroize::Zeroizing::new);
-    let extra = extra_keys_env().map(zeroize::Zeroizing::new);
+    let (primary, extra) = key_envs();
     let result = reload_keys(
         storage,
         shared,

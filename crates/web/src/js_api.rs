@@ -192,12 +192,8 @@ impl JsCloudOtp {
     ) -> Promise {
         let device = self.device.clone();
         future_to_promise(async move {
-            let accounts = device.accounts().await.map_err(error_to_js)?;
-            let digits = accounts
-                .iter()
-                .find(|a| a.id == account_id)
-                .map_or(0, |a| a.pin_digits);
-            let pin = Pin::new(&pin, digits).map_err(error_to_js)?;
+            // Device::unlock checks the length against the account's own.
+            let pin = Pin::new(&pin, pin.len().try_into().unwrap_or(0)).map_err(error_to_js)?;
             device
                 .unlock(&account_id, &pin)
                 .await

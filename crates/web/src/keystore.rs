@@ -302,13 +302,22 @@ fn hash_name(algorithm: Algorithm) -> &'static str {
 /// Imports key bytes as an HMAC key that can only sign and can never be exported
 /// (extractable = false). The device key uses SHA-1 (PRODUCT.md rule 1).
 pub async fn import_hmac_key(secret: &[u8], algorithm: Algorithm) -> Result<CryptoKey, Error> {
-    let subtle = subtle()?;
     let params = Object::new();
     js::set(&params, "name", "HMAC");
     js::set(&params, "hash", hash_name(algorithm));
-    let usages = Array::of1(&JsValue::from_str("sign"));
+    import_raw(secret, &params, "sign").await
+}
+
+/// Imports raw key bytes as a non-extractable key of `algorithm` with the one usage given,
+/// wiping the JavaScript copy of the bytes at once.
+pub(crate) async fn import_raw(
+    secret: &[u8],
+    algorithm: &Object,
+    usage: &str,
+) -> Result<CryptoKey, Error> {
+    let usages = Array::of1(&JsValue::from_str(usage));
     let bytes = Uint8Array::from(secret);
-    let promise = subtle.import_key_with_object("raw", &bytes, &params, false, &usages);
+    let promise = subtle()?.import_key_with_object("raw", &bytes, algorithm, false, &usages);
     // importKey copies the bytes before it returns (WebCrypto: "get a copy of the bytes held
     // by the keyData parameter"), so the JavaScript copy can be wiped at once.
     bytes.fill(0, 0, bytes.length());

@@ -13,7 +13,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::CryptoKey;
 use zeroize::Zeroizing;
 
-use crate::keystore::{KEY_LEN, crypto_error, subtle};
+use crate::keystore::{KEY_LEN, crypto_error, import_raw, subtle};
 use crate::{Error, js};
 
 /// A trainee's PIN: 4 or 6 digits as the institution's policy says (Any OTP asks for 6, mOTP
@@ -64,21 +64,9 @@ impl std::fmt::Debug for Pin {
 /// sent to the server at registration. The kept copy cannot `deriveBits`, so no script can
 /// read the HMAC key out of it even with the PIN.
 pub async fn import_seed(seed: &[u8], usage: &str) -> Result<CryptoKey, Error> {
-    let bytes = Uint8Array::from(seed);
-    let promise = subtle()?.import_key_with_str(
-        "raw",
-        &bytes,
-        "HKDF",
-        false,
-        &Array::of1(&JsValue::from_str(usage)),
-    );
-    // importKey has copied the bytes by now (see keystore::import_hmac_key).
-    bytes.fill(0, 0, bytes.length());
-    JsFuture::from(promise.map_err(|e| crypto_error(&e))?)
-        .await
-        .map_err(|e| crypto_error(&e))?
-        .dyn_into()
-        .map_err(|_| Error::Crypto("TypeError".into()))
+    let params = Object::new();
+    js::set(&params, "name", "HKDF");
+    import_raw(seed, &params, usage).await
 }
 
 /// The HKDF parameters: SHA-256, the core's salt, the PIN as info (RFC 5869 section 2).

@@ -371,15 +371,30 @@ impl App {
             pin: None,
         };
         let digits = self.pin_digits.get();
+        self.enroll(&device, registration, digits, || self.set_step(Step::Busy))
+            .await;
+    }
+
+    /// Registers, or first lets the trainee choose a PIN when the institution's policy asks for
+    /// `digits` of them (the PIN screen registers once it is typed twice); `busy` marks the
+    /// screen busy while the server is asked.
+    async fn enroll(
+        &self,
+        device: &Device,
+        registration: Registration,
+        digits: u8,
+        busy: impl FnOnce(),
+    ) {
         if digits > 0 {
             self.typed.borrow_mut().clear();
+            self.focus_next.set(true);
             return self.show(View::ChoosePin {
                 registration,
                 digits,
                 first: None,
             });
         }
-        self.set_step(Step::Busy);
+        busy();
         let result = device.register(&registration).await;
         self.registered(result);
     }

@@ -270,18 +270,8 @@ impl App {
                     };
                     (registration, customer.pin_digits)
                 };
-                if digits > 0 {
-                    self.typed.borrow_mut().clear();
-                    self.focus_next.set(true);
-                    return self.show(View::ChoosePin {
-                        registration,
-                        digits,
-                        first: None,
-                    });
-                }
-                self.busy(ask);
-                let result = device.register(&registration).await;
-                self.activated(result);
+                self.enroll(&device, registration, digits, || self.busy(ask))
+                    .await;
             }
         }
     }
