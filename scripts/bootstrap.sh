@@ -2,8 +2,9 @@
 # Makes this machine ready to build, run and test cloud-otp. Safe to re-run; quick when done.
 #
 # Usage: scripts/bootstrap.sh run|test
-#   run   what `scripts/run.sh` needs: the wasm target, wasm-bindgen-cli at the pinned version,
-#         trunk, binaryen (wasm-opt), node (Trunk's post-build hook).
+#   run   what `scripts/run.sh` needs: the wasm target and the standard library's source
+#         (rust-src, which scripts/build-web.sh compiles for the browser), wasm-bindgen-cli at the
+#         pinned version, trunk, binaryen (wasm-opt), node (Trunk's post-build hook).
 #   test  all of that, plus Debian's chromium, chromium-driver, oathtool, python3-pyotp (a second
 #         authenticator library), postgresql, curl and fonts-nanum (Korean screenshots), and the
 #         npm packages of tests/e2e.
@@ -45,6 +46,11 @@ fi
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
+fi
+
+if ! rustup component list --installed | grep -qx 'rust-src'; then
+  say "adding the rust component rust-src (scripts/build-web.sh builds std for the browser)"
+  rustup component add rust-src
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_version" ]; then

@@ -9,6 +9,6 @@ cd "$root"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 scripts/bootstrap.sh run
-trunk build --release --offline --locked >&2
+scripts/build-web.sh >&2
 cargo build --release --locked -p cloud-otp-server >&2
 exec target/release/cloud-otp serve --demo --dist dist "$@"

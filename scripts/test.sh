@@ -22,6 +22,9 @@ cargo clippy --locked -p cloud-otp-core --target wasm32-unknown-unknown -- -D wa
 cargo clippy --locked -p cloud-otp-web --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 stage "dependency policy (deny.toml; advisories need the network and are not checked)"
+# cargo-deny reads the metadata of every platform's dependencies (windows-sys too): fetch them
+# from the registry first, since --offline only keeps it from fetching the advisory database.
+cargo fetch --locked
 cargo deny --offline check licenses bans sources
 
 stage "core, server (SQLite and PostgreSQL) and doc tests"
@@ -32,7 +35,7 @@ cargo build --locked -p cloud-otp-server
 crates/web/run-browser-tests.sh target/debug/cloud-otp
 
 stage "web app build (Trunk) and end-to-end tests in headless Chromium"
-trunk build --release --offline --locked
+scripts/build-web.sh
 CLOUD_OTP_BIN=target/debug/cloud-otp CLOUD_OTP_DIST=dist tests/e2e/run.sh
 
 stage "fuzzing, 20 seconds per target"

@@ -272,7 +272,7 @@ async fn page(
     if !state.config.dist_dir.join("cloud-otp.js").is_file() {
         body.push_str(&format!(
             "\n<p class=\"notice\">The widget script is not built: there is no cloud-otp.js in \
-             <code>{}</code>. Build the web app (trunk build --release) and restart the server \
+             <code>{}</code>. Build the web app (scripts/build-web.sh) and restart the server \
              with --dist pointing at it.</p>",
             escape_html(&state.config.dist_dir.display().to_string())
         ));
