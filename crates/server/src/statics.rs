@@ -71,8 +71,8 @@ fn not_found_page(dir: &std::path::Path) -> Response {
     } else {
         format!(
             "<h1>cloud-otp is running</h1><p>The web app is not built: there is no \
-             <code>index.html</code> in <code>{}</code>. Build it with <code>scripts/build-web.sh</code> \
-             in the project, or point the server at it with \
+             <code>index.html</code> in <code>{}</code>. Build it with \
+             <code>scripts/build-web.sh</code> in the project, or point the server at it with \
              <code>--dist DIR</code>. The API under <code>/v1/</code> works without it.</p>",
             escape_html(&dir.display().to_string())
         )
