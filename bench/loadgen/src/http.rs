@@ -150,7 +150,9 @@ impl Conn {
     async fn exchange_once(&mut self, request: &[u8]) -> Result<Response, HttpError> {
         self.connect().await?;
         let result = self.round_trip(request).await;
-        if !matches!(result, Ok((_, false))) {
+        // Keep the socket only when the response leaves it usable: after an error, or after
+        // `Connection: close`, the next request needs a new connection.
+        if !matches!(result, Ok((_, true))) {
             self.stream = None;
         }
         result.map(|(response, _)| response)
@@ -250,6 +252,59 @@ mod tests {
         assert_eq!(h.body_len, 3);
         let h = parse_head(b"HTTP/1.0 200 OK\r\n\r\n").unwrap().unwrap();
         assert!(h.close);
+    }
+
+    /// A server on loopback that answers `answers` requests, each with `head`, and counts the
+    /// connections it accepted.
+    async fn counting_server(
+        head: &'static str,
+        answers: usize,
+    ) -> (SocketAddr, tokio::task::JoinHandle<usize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut accepted, mut answered) = (0, 0);
+            while answered < answers {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                accepted += 1;
+                let mut buf = [0u8; 1024];
+                // Each test request arrives in one read: it is small and written at once.
+                while answered < answers && stream.read(&mut buf).await.unwrap() > 0 {
+                    stream.write_all(head.as_bytes()).await.unwrap();
+                    answered += 1;
+                    if head.contains("close") {
+                        break;
+                    }
+                }
+            }
+            accepted
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn keep_alive_reuses_the_connection() {
+        let (addr, server) =
+            counting_server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 3).await;
+        let mut conn = Conn::new(addr, Duration::from_secs(5));
+        let request = post("x", "/", "text/plain", &[], "hi");
+        for _ in 0..3 {
+            let r = conn.send(&request).await.unwrap();
+            assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]));
+        }
+        assert_eq!(server.await.unwrap(), 1, "three requests on one connection");
+    }
+
+    #[tokio::test]
+    async fn connection_close_opens_a_new_connection() {
+        let head = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        let (addr, server) = counting_server(head, 3).await;
+        let mut conn = Conn::new(addr, Duration::from_secs(5));
+        let request = post("x", "/", "text/plain", &[], "hi");
+        for _ in 0..3 {
+            assert_eq!(conn.send(&request).await.unwrap().status, 200);
+        }
+        assert_eq!(server.await.unwrap(), 3, "one connection per request");
     }
 
     #[test]
