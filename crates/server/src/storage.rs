@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -400,15 +401,16 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 /// Orders audit ids written by this process within one millisecond.
 static AUDIT_SEQ: AtomicU32 = AtomicU32::new(0);
 
-/// A time-ordered, unique audit id: time, a per-process sequence, random bits.
+/// Random bits drawn once per process: they keep apart the ids of server processes that
+/// share a PostgreSQL database. Once, not per event, because the sequence already keeps this
+/// process's ids apart, and a draw per event was a system call per verification.
+static PROCESS_TAG: OnceLock<String> = OnceLock::new();
+
+/// A time-ordered, unique audit id: time, a per-process sequence, the process's random tag.
 fn audit_id(at_ms: i64) -> String {
     let seq = AUDIT_SEQ.fetch_add(1, Ordering::Relaxed);
-    let rand = crate::crypto::random_bytes(4);
-    format!(
-        "{:016x}{seq:08x}{}",
-        at_ms.max(0),
-        hex::encode(rand.as_slice())
-    )
+    let tag = PROCESS_TAG.get_or_init(|| hex::encode(crate::crypto::random_bytes(4).as_slice()));
+    format!("{:016x}{seq:08x}{tag}", at_ms.max(0))
 }
 
 fn state_from(last_step: Option<i64>, failures: i64, locked: bool) -> Result<State> {
@@ -541,6 +543,9 @@ impl Storage {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .pragma("wal_autocheckpoint", "0")
+            // A write batch's multi-row UPDATE keeps a statement journal; in memory, not in a
+            // temporary file that was created and deleted for each batch.
+            .pragma("temp_store", "MEMORY")
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
         // No ping before handing out a connection: an embedded file cannot go away like a
