@@ -453,12 +453,27 @@ pub async fn point(
     })
 }
 
-/// Waits for the next TOTP step if fewer than `need` correct codes are left in this one,
-/// and if waiting can help at all (a step offers at most two per account).
+/// Whether to wait for the next TOTP step before a point that needs `need` correct codes,
+/// when `available` are left in this one: when too few are left and a fresh step offers more
+/// (at most two per account). A point that needs more than a whole step offers then starts
+/// with a whole step, and runs until the codes run out.
+///
+/// ```
+/// use cloud_otp_bench::run::must_wait;
+/// assert!(!must_wait(500, 400, 1000)); // enough left
+/// assert!(must_wait(300, 400, 1000)); // too few left, a fresh step has 2,000
+/// assert!(must_wait(1500, 5000, 1000)); // more than a step offers: start with a whole one
+/// assert!(!must_wait(2000, 5000, 1000)); // this step is still whole
+/// ```
+pub fn must_wait(available: u64, need: u64, accounts: u64) -> bool {
+    available < need.min(2 * accounts)
+}
+
+/// Waits for the next TOTP step when [`must_wait`] says so; true if it waited.
 pub async fn ensure_budget(accounts: &Accounts, need: u64) -> bool {
     let now = unix_secs();
     let step = accounts.step_at(now);
-    if accounts.available(step) >= need || need > 2 * accounts.len() as u64 {
+    if !must_wait(accounts.available(step), need, accounts.len() as u64) {
         return false;
     }
     let next = (step + 1) * 60;
