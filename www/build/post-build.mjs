@@ -1,5 +1,5 @@
 // Trunk post-build hook for the wasm-bindgen output in the staging directory (or the directory
-// given as argument). Three jobs, each leaving what is already right unchanged:
+// given as argument). Four jobs, the first three leaving what is already right unchanged:
 //
 // 1. Repair the table export that Debian's wasm-opt (binaryen 108) writes wrongly: wasm-bindgen's
 //    modules have two tables, the function table and the externref table exported as
@@ -11,8 +11,11 @@
 //    hashed names such as `__wbg_createElement_74049073a11f9c31` appear in both files and do not
 //    compress), and drop comments and indentation. Only names that are imports of the wasm module
 //    and keys of the glue's import object are renamed, in both files alike.
+// 4. Write a gzip -9 copy beside every page, script, style sheet and module (NAME.gz), which
+//    the server sends to browsers that accept gzip (crates/server/src/statics.rs).
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 const dir = process.env.TRUNK_STAGING_DIR || process.argv[2];
 if (!dir) throw new Error('post-build: no TRUNK_STAGING_DIR and no directory argument');
@@ -193,4 +196,10 @@ for (const file of readdirSync(dir)) {
   writeFileSync(wasmPath, minified);
   writeFileSync(gluePath, minifiedGlue);
   console.log(`post-build: ${renamed} imports renamed, glue minified`);
+}
+
+// Job 4, last, so that the copies are of the final files.
+for (const file of readdirSync(dir)) {
+  if (!/\.(wasm|js|css|html)$/.test(file)) continue;
+  writeFileSync(join(dir, `${file}.gz`), gzipSync(readFileSync(join(dir, file)), { level: 9 }));
 }

@@ -41,8 +41,11 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         return ApiError::MethodNotAllowed.into_response();
     }
     let dir = &state.config.dist_dir;
+    // The build writes a gzip -9 copy beside each file (www/build/post-build.mjs): a trainee's
+    // phone then downloads the app's 65 KiB instead of its 165 KiB, at no CPU cost per request.
     let served = ServeDir::new(dir)
         .append_index_html_on_directories(true)
+        .precompressed_gzip()
         .oneshot(req)
         .await;
     let mut response = match served {
@@ -60,6 +63,8 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         "cross-origin-resource-policy",
         HeaderValue::from_static("cross-origin"),
     );
+    // The same address answers gzip or not, by the request's Accept-Encoding: caches must know.
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }
 

@@ -1373,6 +1373,40 @@ async fn static_files_with_security_headers(backend: Backend) {
             .contains("javascript")
     );
     assert_eq!(r.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert_eq!(r.headers()[header::VARY], "accept-encoding");
+
+    // The build's gzip copy goes to browsers that accept gzip, with the original type; the
+    // others get the file itself.
+    const GZIPPED: [u8; 30] = [
+        // `export {};` through gzip -9 (Python's gzip.compress(..., 9, mtime=0)).
+        31, 139, 8, 0, 0, 0, 0, 0, 2, 3, 75, 173, 40, 200, 47, 42, 81, 168, 174, 181, 6, 0, 198, 71,
+        37, 215, 10, 0, 0, 0,
+    ];
+    std::fs::write(dist.join("cloud-otp.js.gz"), GZIPPED).unwrap();
+    let request = |encoding: &str| {
+        Request::builder()
+            .uri("/cloud-otp.js")
+            .header(header::ACCEPT_ENCODING, encoding)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let r = app.send(request("gzip, deflate, br")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
+    assert!(
+        r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+    assert_eq!(r.headers()[header::VARY], "accept-encoding");
+    let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+    assert_eq!(body.as_ref(), GZIPPED.as_slice());
+    let r = app.send(request("identity")).await;
+    assert!(r.headers().get(header::CONTENT_ENCODING).is_none());
+    let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+    assert_eq!(body.as_ref(), b"export {};");
+
     let r = app.fetch("/missing.js").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let r = app.fetch("/../Cargo.toml").await;
