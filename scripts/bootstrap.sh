@@ -4,7 +4,8 @@
 # Usage: scripts/bootstrap.sh run|test
 #   run   what `scripts/run.sh` needs: the wasm target and the standard library's source
 #         (rust-src, which scripts/build-web.sh compiles for the browser), wasm-bindgen-cli at the
-#         pinned version, trunk, binaryen (wasm-opt), node (Trunk's post-build hook).
+#         pinned version, trunk, binaryen (wasm-opt), node and npm with the npm packages of
+#         www/build (Trunk's post-build hook and the minifier it runs).
 #   test  all of that, plus Debian's chromium, chromium-driver, oathtool, python3-pyotp (a second
 #         authenticator library), postgresql, curl and fonts-nanum (Korean screenshots), and the
 #         npm packages of tests/e2e.
@@ -23,13 +24,13 @@ trunk_version="0.21.14"
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
-# Trunk's post-build hook (www/build/post-build.mjs) runs on node.
+# Trunk's post-build hook (www/build/post-build.mjs) runs on node, with npm packages.
 apt_packages=(binaryen)
 command -v node >/dev/null || apt_packages+=(nodejs)
+command -v npm >/dev/null || apt_packages+=(npm)
 if [ "$mode" = test ]; then
   # fonts-nanum: Korean glyphs for the screenshots of the Korean screens.
   apt_packages+=(chromium chromium-driver oathtool python3-pyotp postgresql curl fonts-nanum)
-  command -v npm >/dev/null || apt_packages+=(npm)
 fi
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -75,10 +76,16 @@ if [ "$mode" = test ]; then
   cargo_tool cargo-fuzz 0.13.2
 fi
 
-if [ "$mode" = test ] && [ -f "$root/tests/e2e/package-lock.json" ]; then
-  stamp="$root/tests/e2e/node_modules/.package-lock.json"
-  if [ ! -f "$stamp" ] || [ "$root/tests/e2e/package-lock.json" -nt "$stamp" ]; then
-    say "installing the npm packages of tests/e2e"
-    (cd "$root/tests/e2e" && npm ci --no-audit --no-fund --loglevel=error)
+# npm packages, from the registry by their lock files: www/build's for the web build, and
+# tests/e2e's (Playwright, driving Debian's chromium) for the tests.
+npm_packages() { # DIR: `npm ci` unless its lock file is installed already.
+  local stamp="$root/$1/node_modules/.package-lock.json"
+  if [ ! -f "$stamp" ] || [ "$root/$1/package-lock.json" -nt "$stamp" ]; then
+    say "installing the npm packages of $1"
+    (cd "$root/$1" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+}
+npm_packages www/build
+if [ "$mode" = test ]; then
+  npm_packages tests/e2e
 fi

@@ -1,5 +1,5 @@
 // Trunk post-build hook for the wasm-bindgen output in the staging directory (or the directory
-// given as argument). Four jobs, the first three leaving what is already right unchanged:
+// given as argument). Five jobs, the first three leaving what is already right unchanged:
 //
 // 1. Repair the table export that Debian's wasm-opt (binaryen 108) writes wrongly: wasm-bindgen's
 //    modules have two tables, the function table and the externref table exported as
@@ -7,15 +7,19 @@
 //    `wasm-opt -O0` round trip shows it), and the glue's `table.grow` then fails.
 // 2. Drop the `<link data-trunk rel=rust>` tag that Trunk leaves in index.html when it does not
 //    inject scripts (www/app.js loads the module): it means nothing to a browser.
-// 3. Minify the glue, which Trunk's own minifier cannot parse: give the imports short names (the
-//    hashed names such as `__wbg_createElement_74049073a11f9c31` appear in both files and do not
-//    compress), and drop comments and indentation. Only names that are imports of the wasm module
-//    and keys of the glue's import object are renamed, in both files alike.
-// 4. Write a gzip -9 copy beside every page, script, style sheet and module (NAME.gz), which
+// 3. Give the module's imports and closure exports short names, in the module and the glue
+//    alike: the hashed names such as `__wbg_createElement_74049073a11f9c31`, and the closure
+//    exports that spell out whole Rust types (up to 339 characters), appear in both files and do
+//    not compress. Only names that the glue uses in exactly one place are renamed.
+// 4. Minify every script (the glue, which Trunk's own minifier cannot parse, and www/'s scripts,
+//    which Trunk copies as they are) with terser, a minifier written in JavaScript (package.json
+//    here; scripts/bootstrap.sh installs it).
+// 5. Write a gzip -9 copy beside every page, script, style sheet and module (NAME.gz), which
 //    the server sends to browsers that accept gzip (crates/server/src/statics.rs).
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { minify as terser } from 'terser';
 
 const dir = process.env.TRUNK_STAGING_DIR || process.argv[2];
 if (!dir) throw new Error('post-build: no TRUNK_STAGING_DIR and no directory argument');
@@ -89,18 +93,6 @@ function imports(bytes, section) {
   return out;
 }
 
-function encodeImports(entries) {
-  const out = [...unsigned(entries.length)];
-  for (const e of entries) {
-    for (const text of [e.module, e.field]) {
-      const utf8 = Buffer.from(text, 'utf8');
-      out.push(...unsigned(utf8.length), ...utf8);
-    }
-    out.push(...e.desc);
-  }
-  return Buffer.from(out);
-}
-
 // Job 1: points `__wbindgen_externrefs` at the externref table. Returns true when it changed.
 function fixTableExport(bytes) {
   const all = sections(bytes);
@@ -136,37 +128,71 @@ function fixTableExport(bytes) {
   return false;
 }
 
-// Job 3: short import names in the module and the glue, and a glue without comments.
-function minify(bytes, glue) {
+// The export section's entries: name, kind and the index as raw bytes.
+function exportsOf(bytes, section) {
+  const out = [];
+  let [n, at] = leb(bytes, section.start);
+  for (; n > 0; n--) {
+    let field;
+    [field, at] = name(bytes, at);
+    const descStart = at;
+    [, at] = leb(bytes, at + 1);
+    out.push({ field, desc: bytes.subarray(descStart, at) });
+  }
+  return out;
+}
+
+// An import or export section with the names of `entries`.
+function encodeSection(id, entries) {
+  const out = [...unsigned(entries.length)];
+  for (const e of entries) {
+    for (const text of e.module === undefined ? [e.field] : [e.module, e.field]) {
+      const utf8 = Buffer.from(text, 'utf8');
+      out.push(...unsigned(utf8.length), ...utf8);
+    }
+    out.push(...e.desc);
+  }
+  return Buffer.from([id, ...unsigned(out.length), ...out]);
+}
+
+// Job 3: short names for the hashed imports and the closure exports, in the module and the glue.
+function shortNames(bytes, glue) {
   const all = sections(bytes);
   const importSection = all.find((s) => s.id === 2);
-  if (!importSection) return [bytes, glue, 0];
-  const entries = imports(bytes, importSection);
-  const renames = new Map();
-  for (const e of entries) {
+  const exportSection = all.find((s) => s.id === 7);
+  if (!importSection || !exportSection) return [bytes, glue, 0];
+  const once = (text) => glue.split(text).length === 2;
+  const imported = imports(bytes, importSection);
+  const exported = exportsOf(bytes, exportSection);
+  let renamed = 0;
+  for (const e of imported) {
     // A hashed wasm-bindgen import that the glue defines exactly once, as an object key.
-    const key = new RegExp(`^\\s*${e.field}: function`, 'gm');
-    if (/^__wbg_\w+_[0-9a-f]{16}$/.test(e.field) && (glue.match(key) || []).length === 1
-        && glue.split(e.field).length === 2) {
-      renames.set(e.field, `w${renames.size.toString(36)}`);
+    const key = new RegExp(`^(\\s*)${e.field}: function`, 'm');
+    if (/^__wbg_\w+_[0-9a-f]{16}$/.test(e.field) && key.test(glue) && once(e.field)) {
+      e.field = `w${(renamed++).toString(36)}`;
+      glue = glue.replace(key, `$1${e.field}: function`);
     }
   }
-  for (const e of entries) if (renames.has(e.field)) e.field = renames.get(e.field);
-  for (const [from, to] of renames) glue = glue.replace(`${from}: function`, `${to}: function`);
-  const section = encodeImports(entries);
+  for (const e of exported) {
+    // A closure's entry point: the glue calls it from a function of the same name.
+    const word = new RegExp(`\\b${e.field}\\b`, 'g');
+    const short = `x${renamed.toString(36)}`;
+    if (/^wasm_bindgen_[0-9a-f]{16}___convert__closures_\w+$/.test(e.field)
+        && glue.includes(`wasm.${e.field}(`) && !new RegExp(`\\b${short}\\b`).test(glue)) {
+      glue = glue.replace(word, short);
+      e.field = short;
+      renamed++;
+    }
+  }
   const rebuilt = Buffer.concat([
-    bytes.subarray(0, importSection.head),
-    Buffer.from([2, ...unsigned(section.length)]),
-    section,
-    bytes.subarray(importSection.end),
+    bytes.subarray(0, 8),
+    ...all.map((s) => {
+      if (s === importSection) return encodeSection(2, imported);
+      if (s === exportSection) return encodeSection(7, exported);
+      return bytes.subarray(s.head, s.end);
+    }),
   ]);
-  // wasm-bindgen's glue has no multi-line strings or template literals, so whole-line comments
-  // and indentation can go without changing what any line means.
-  glue = glue
-    .replace(/^[ \t]*\/\*\*[\s\S]*?\*\/[ \t]*\n/gm, '')
-    .replace(/^[ \t]*\/\/.*\n/gm, '')
-    .replace(/^[ \t]+/gm, '');
-  return [rebuilt, glue, renames.size];
+  return [rebuilt, glue, renamed];
 }
 
 // Job 2.
@@ -183,7 +209,7 @@ for (const file of readdirSync(dir)) {
   if (!file.endsWith('_bg.wasm')) continue;
   const wasmPath = join(dir, file);
   const gluePath = join(dir, file.replace(/_bg\.wasm$/, '.js'));
-  let bytes = readFileSync(wasmPath);
+  const bytes = readFileSync(wasmPath);
   if (fixTableExport(bytes)) console.log(`post-build: repaired the externref table export of ${file}`);
   let glue;
   try {
@@ -192,13 +218,29 @@ for (const file of readdirSync(dir)) {
     writeFileSync(wasmPath, bytes);
     continue;
   }
-  const [minified, minifiedGlue, renamed] = minify(bytes, glue);
-  writeFileSync(wasmPath, minified);
-  writeFileSync(gluePath, minifiedGlue);
-  console.log(`post-build: ${renamed} imports renamed, glue minified`);
+  const [renamedBytes, renamedGlue, renamed] = shortNames(bytes, glue);
+  writeFileSync(wasmPath, renamedBytes);
+  writeFileSync(gluePath, renamedGlue);
+  console.log(`post-build: ${renamed} imports and exports of ${file} renamed`);
 }
 
-// Job 4, last, so that the copies are of the final files.
+// Job 4: every script is an ES module; names the page or the module reach (exports, the import
+// object's keys, properties) stay as they are.
+for (const file of readdirSync(dir)) {
+  if (!file.endsWith('.js')) continue;
+  const path = join(dir, file);
+  const source = readFileSync(path, 'utf8');
+  const { code } = await terser(source, {
+    module: true,
+    ecma: 2020,
+    compress: { passes: 2 },
+    format: { comments: false },
+  });
+  writeFileSync(path, code);
+  console.log(`post-build: ${file} minified, ${source.length} to ${code.length} bytes`);
+}
+
+// Job 5, last, so that the copies are of the final files.
 for (const file of readdirSync(dir)) {
   if (!/\.(wasm|js|css|html)$/.test(file)) continue;
   writeFileSync(join(dir, `${file}.gz`), gzipSync(readFileSync(join(dir, file)), { level: 9 }));

@@ -170,8 +170,16 @@ impl Code {
         self.digits
     }
 
-    /// The code as ASCII digits in a fixed-size buffer, for comparisons that must not allocate.
-    pub(crate) fn ascii(self) -> ([u8; 8], usize) {
+    /// The code as ASCII digits, leading zeros kept, in a fixed-size buffer, and how many of
+    /// them there are: for comparisons that must not allocate, and for text without
+    /// `core::fmt` (which the browser module leaves out to stay small).
+    ///
+    /// ```
+    /// use cloud_otp_core::{Digits, truncate};
+    /// let (ascii, n) = truncate(&[0u8; 20], Digits::SIX).unwrap().ascii();
+    /// assert_eq!(&ascii[..n], b"000000");
+    /// ```
+    pub fn ascii(self) -> ([u8; 8], usize) {
         let mut out = [b'0'; 8];
         let n = usize::from(self.digits.get());
         let mut v = self.value;

@@ -283,7 +283,7 @@ impl Client {
         if customer_code.len() != 4 || !customer_code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::InvalidInput("customer_code"));
         }
-        let path = format!("/v1/customers/{customer_code}");
+        let path = ["/v1/customers/", customer_code].concat();
         let answer = self.send("GET", &path, None).await?;
         if !answer.ok() {
             return Err(answer.refusal());
@@ -390,7 +390,7 @@ impl Client {
             js::set(&headers, "content-type", "application/json");
             init.set_headers(&headers);
         }
-        let url = format!("{}{path}", self.server);
+        let url = [self.server.as_str(), path].concat();
         let sent_ms = device_now_ms();
         let response = JsFuture::from(js::global_fetch(&url, &init).map_err(|_| Error::Network)?)
             .await

@@ -14,7 +14,7 @@ use crate::clock::{self, Offset, Sample};
 use crate::fingerprint::Fingerprint;
 use crate::keystore::{self, Keystore};
 use crate::pin::{self, Pin};
-use crate::{Error, Warning, js};
+use crate::{Error, Warning, js, text};
 
 /// What `register` needs.
 #[derive(Debug, Clone)]
@@ -364,7 +364,7 @@ pub async fn code_at(key: &CryptoKey, server_ms: u64) -> Result<CurrentCode, Err
     let step = clock::step_time(server_ms, Step::SIXTY);
     let code = keystore::code(key, step.counter, Digits::SIX).await?;
     Ok(CurrentCode {
-        code: code.to_string(),
+        code: text::code(code),
         counter: step.counter,
         remaining_ms: step.remaining_ms,
         remaining_secs: step.remaining_secs,

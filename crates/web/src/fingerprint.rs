@@ -7,6 +7,7 @@
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, HtmlCanvasElement, WebGlRenderingContext};
 
+use crate::text::decimal;
 use crate::{Error, js, keystore};
 
 /// The traits the fingerprint is made of, each free of version numbers.
@@ -56,17 +57,43 @@ impl Components {
         }
     }
 
-    /// The text that is hashed: one `name=value` per component, in a fixed order.
+    /// The text that is hashed: one `name=value` per component, in a fixed order. It must never
+    /// change: the server compares its hash with the one sent at registration.
+    ///
+    /// ```
+    /// use cloud_otp_web::fingerprint::Components;
+    /// let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+    ///           Chrome/131.0.0.0 Safari/537.36";
+    /// let c = Components::new(ua, "Mesa / llvmpipe (LLVM 19.1.7, 256 bits)", 2, Some(0.5), Some(24.0));
+    /// assert_eq!(
+    ///     c.canonical(),
+    ///     "cloud-otp-fingerprint\nbrowser=Chrome\nos=Linux\ngpu=Mesa / llvmpipe (LLVM 256 bits)\n\
+    ///      cores=2\nmemory_mib=512\ncolor_depth=24\n"
+    /// );
+    /// ```
     pub fn canonical(&self) -> String {
-        format!(
-            "cloud-otp-fingerprint\nbrowser={}\nos={}\ngpu={}\ncores={}\nmemory_mib={}\ncolor_depth={}\n",
-            self.browser, self.os, self.gpu, self.cores, self.memory_mib, self.color_depth
-        )
+        let number = |n: u32| decimal(u64::from(n));
+        [
+            "cloud-otp-fingerprint\nbrowser=",
+            self.browser,
+            "\nos=",
+            self.os,
+            "\ngpu=",
+            &self.gpu,
+            "\ncores=",
+            &number(self.cores),
+            "\nmemory_mib=",
+            &number(self.memory_mib),
+            "\ncolor_depth=",
+            &number(self.color_depth),
+            "\n",
+        ]
+        .concat()
     }
 
     /// A label a person recognises, such as "Chrome on Linux".
     pub fn label(&self) -> String {
-        format!("{} on {}", self.browser, self.os)
+        [self.browser, " on ", self.os].concat()
     }
 }
 
@@ -191,7 +218,7 @@ fn webgl_gpu() -> String {
             .and_then(|v| v.as_string())
             .unwrap_or_default()
     };
-    let gpu = format!("{} / {}", text(vendor), text(renderer));
+    let gpu = [text(vendor), " / ".into(), text(renderer)].concat();
     // Browsers cap the number of live WebGL contexts: give this one back at once.
     if let Ok(Some(lose)) = gl.get_extension("WEBGL_lose_context")
         && let Some(lose_context) =

@@ -19,6 +19,7 @@ mod js;
 pub mod js_api;
 pub mod keystore;
 pub mod pin;
+pub mod text;
 pub mod widget;
 
 pub use device::{CurrentCode, Device, Registration};

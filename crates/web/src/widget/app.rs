@@ -18,6 +18,7 @@ use super::screens::{self, Action, Icon, Message};
 use crate::accounts::Account;
 use crate::api::{Authorization, Pass, UserStatus};
 use crate::pin::Pin;
+use crate::text::decimal;
 use crate::{Device, Error, RegisteredDevice, Registration, js, keystore};
 
 mod activate;
@@ -666,7 +667,7 @@ impl App {
                 };
                 let heading = screens::heading(&head, lang.t(title));
                 let institution = self.institution.borrow();
-                let n = digits.to_string();
+                let n = decimal(u64::from(*digits));
                 text(
                     &card,
                     "p",
@@ -678,7 +679,7 @@ impl App {
             View::EnterPin { account, choices } => {
                 let heading = screens::heading(&head, lang.t(T::PinEnterTitle));
                 self.switcher(&card, account, choices);
-                let n = account.pin_digits.to_string();
+                let n = decimal(u64::from(account.pin_digits));
                 text(
                     &card,
                     "p",
@@ -726,7 +727,7 @@ impl App {
         let view = self.view.borrow().clone();
         let digits = self.max_typed();
         if typed.len() != digits {
-            let n = digits.to_string();
+            let n = decimal(digits as u64);
             return self.pad_say(&lang.fill(T::PinIncomplete, &[&n]), false);
         }
         let Some(device) = self.device() else { return };
@@ -981,7 +982,7 @@ impl App {
             }
             Err(Error::InvalidCode { attempts_left }) => {
                 self.edit(String::clear);
-                let left = attempts_left.to_string();
+                let left = decimal(u64::from(attempts_left));
                 self.pad_say(&lang.fill(T::WrongCode, &[&left]), false);
             }
             Err(Error::Replayed) => {

@@ -7,6 +7,7 @@ use web_sys::{Element, HtmlElement};
 use super::dom::{action_button, attr, el, text};
 use super::i18n::{Lang, T};
 use super::screens::{Action, heading};
+use crate::text::decimal;
 
 /// The DOM of one code view, kept to update it every second without rebuilding it.
 pub(crate) struct CodeView {
@@ -82,9 +83,9 @@ impl CodeView {
     pub(crate) fn show_time(&self, lang: Lang, ms: f64) {
         let secs = seconds_left(ms);
         self.secs
-            .set_text_content(Some(&lang.fill(T::Seconds, &[&secs.to_string()])));
+            .set_text_content(Some(&lang.fill(T::Seconds, &[&decimal(u64::from(secs))])));
         // Whole seconds: formatting a float would pull Rust's float printing into the module.
-        let next = (secs - 1).to_string();
+        let next = decimal(u64::from(secs - 1));
         let _ = self.ring.style().set_property("--s", &next);
         for (i, dot) in self.dots.iter().enumerate() {
             dot.set_class_name(if (i as u32) < secs.div_ceil(10) {

@@ -9,6 +9,7 @@ use web_sys::{Element, HtmlElement};
 use super::{App, View};
 use crate::accounts::{self, Account};
 use crate::api::{Authorization, Customer};
+use crate::text::decimal;
 use crate::widget::dom::{action_button, attr, el, prop, set_prop, text};
 use crate::widget::i18n::T;
 use crate::widget::keypad::digits_only;
@@ -94,7 +95,7 @@ impl App {
         let wrap = el(&card, "label", "");
         text(&wrap, "span", "label", t(label));
         let field = el(&wrap, "input", "field");
-        let max_text = max.to_string();
+        let max_text = decimal(max as u64);
         for (name, v) in [
             ("autocomplete", kind),
             ("maxlength", &max_text),
@@ -338,7 +339,7 @@ impl App {
             }
             Error::InvalidActivation { attempts_left } => (
                 Ask::Code,
-                lang.fill(T::ActivationWrong, &[&attempts_left.to_string()]),
+                lang.fill(T::ActivationWrong, &[&decimal(u64::from(*attempts_left))]),
             ),
             Error::ActivationExpired => (Ask::Code, lang.t(T::ActivationExpired).into()),
             Error::ActivationUsed => (Ask::Code, lang.t(T::ActivationUsed).into()),
@@ -364,6 +365,6 @@ impl App {
         if let Error::DeviceExists(device) | Error::UnapprovedDevice(device) = error {
             self.form.borrow_mut().replaces = Some(device.clone());
         }
-        self.ask(ask, Some(format!("{words} ({})", error.code())));
+        self.ask(ask, Some([&words, " (", error.code(), ")"].concat()));
     }
 }
