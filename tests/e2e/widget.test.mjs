@@ -254,6 +254,32 @@ for (const kind of ['desktop', 'mobile']) {
       await context.close();
     });
 
+    it('shows a returning trainee the code before the server answers the clock check', async () => {
+      const { context, page } = await newDevice(browser, kind);
+      await register(page, server, newUser(`${kind}-quick`));
+      // The next visit: the server's clock answers only after 3 seconds.
+      let answered = 0;
+      await page.route('**/v1/time', async (route) => {
+        await new Promise((r) => setTimeout(r, 3000));
+        answered += 1;
+        await route.continue();
+      });
+      // The last visit's clock offset is used only 5 s or more from either end of a step.
+      while (Date.now() % 60000 < 7000 || Date.now() % 60000 > 50000) {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const timeAnswer = page.waitForResponse('**/v1/time');
+      await page.goto(`${server.base}/`);
+      const quick = await shownCode(page);
+      assert.equal(answered, 0, 'the code was on screen before the clock check answered');
+      // The server's answer confirms it: the same code stays.
+      await timeAnswer;
+      await page.waitForTimeout(200);
+      assert.equal(await shownCode(page), quick);
+      await expectNoCsp(page);
+      await context.close();
+    });
+
     it('explains a browser that cannot keep keys, before anything is sent', async () => {
       const { context, page } = await newDevice(browser, kind);
       // As in some private modes and Lockdown Mode: IndexedDB refuses to store a CryptoKey.

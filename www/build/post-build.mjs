@@ -10,7 +10,8 @@
 // 3. Give the module's imports and closure exports short names, in the module and the glue
 //    alike: the hashed names such as `__wbg_createElement_74049073a11f9c31`, and the closure
 //    exports that spell out whole Rust types (up to 339 characters), appear in both files and do
-//    not compress. Only names that the glue uses in exactly one place are renamed.
+//    not compress. Only names that the glue uses in exactly one place are renamed. The glue's
+//    synchronous loader, `initSync`, which no page uses, is no longer exported.
 // 4. Minify every script (the glue, which Trunk's own minifier cannot parse, and www/'s scripts,
 //    which Trunk copies as they are) with terser, a minifier written in JavaScript (package.json
 //    here; scripts/bootstrap.sh installs it).
@@ -220,7 +221,10 @@ for (const file of readdirSync(dir)) {
   }
   const [renamedBytes, renamedGlue, renamed] = shortNames(bytes, glue);
   writeFileSync(wasmPath, renamedBytes);
-  writeFileSync(gluePath, renamedGlue);
+  // The pages load the module with the default export, `init` (docs/integration.md); without
+  // the export of `initSync`, the minifier drops that second loader.
+  writeFileSync(gluePath, renamedGlue.replace(
+    'export { initSync, __wbg_init as default };', 'export { __wbg_init as default };'));
   console.log(`post-build: ${renamed} imports and exports of ${file} renamed`);
 }
 

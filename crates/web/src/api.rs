@@ -396,7 +396,9 @@ impl Client {
             .await
             .map_err(|_| Error::Network)?;
         let received_ms = device_now_ms();
-        let response: Response = response.dyn_into().map_err(|_| Error::Network)?;
+        // fetch resolves to a Response (Fetch standard); an unchecked cast also takes the
+        // Response of a fetch wrapper or polyfill, whose methods are all the module calls.
+        let response: Response = response.unchecked_into();
         let status = response.status();
         let text = JsFuture::from(response.text().map_err(|_| Error::Network)?)
             .await

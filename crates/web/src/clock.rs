@@ -106,3 +106,22 @@ pub fn step_time(server_ms: u64, step: Step) -> StepTime {
         remaining_secs: remaining_secs(secs, step),
     }
 }
+
+/// Whether the server time `server_ms` is at least `guard_ms` from both ends of its step: then
+/// a clock offset that is off by less than `guard_ms` still gives the same step, and the same
+/// code.
+///
+/// ```
+/// use cloud_otp_core::Step;
+/// use cloud_otp_web::clock::clear_of_step_edges;
+/// assert!(clear_of_step_edges(30_000, Step::SIXTY, 5_000));
+/// assert!(clear_of_step_edges(55_000, Step::SIXTY, 5_000));
+/// assert!(!clear_of_step_edges(55_001, Step::SIXTY, 5_000));
+/// assert!(!clear_of_step_edges(64_999, Step::SIXTY, 5_000));
+/// assert!(clear_of_step_edges(65_000, Step::SIXTY, 5_000));
+/// ```
+pub fn clear_of_step_edges(server_ms: u64, step: Step, guard_ms: u64) -> bool {
+    let step_ms = step.secs().saturating_mul(1000);
+    let into = server_ms % step_ms;
+    into >= guard_ms && step_ms - into >= guard_ms
+}

@@ -55,6 +55,10 @@ impl std::fmt::Debug for CurrentCode {
     }
 }
 
+/// How far the device clock may move against the server's between two visits for
+/// [`Device::quick_code`] to give the code the server expects.
+pub const QUICK_GUARD_MS: u64 = 5_000;
+
 /// The OTP device this browser is.
 pub struct Device {
     store: Keystore,
@@ -71,10 +75,12 @@ impl Device {
     /// Opens the device store in the IndexedDB database `database`
     /// ([`keystore::DEFAULT_DATABASE`] unless testing).
     pub async fn open(database: &str) -> Result<Device, Error> {
-        let store = Keystore::open(database).await?;
         // Only ask whether storage is persistent here: asking for it prompts in some browsers,
-        // so that waits for a registration, which the user asked for.
-        let warnings = if persistence(false).await {
+        // so that waits for a registration, which the user asked for. The browser answers
+        // while the database opens.
+        let persisted = persistence(false);
+        let store = Keystore::open(database).await?;
+        let warnings = if persisted.await {
             Vec::new()
         } else {
             vec![Warning::PersistenceDenied]
@@ -198,6 +204,36 @@ impl Device {
     /// The code of account `id` now, on server time.
     pub async fn current_code(&self, id: &str) -> Result<CurrentCode, Error> {
         self.current_code_at(id, None).await
+    }
+
+    /// The code of account `id` now, on the clock offset stored on the last visit, without
+    /// asking the server; `None` when no offset is stored, or when the code is within
+    /// [`QUICK_GUARD_MS`] of either end of its step.
+    ///
+    /// The widget shows it at once and confirms it with [`Device::current_code`], which measures
+    /// the offset: on a phone that round trip can take a second. The two codes are the same
+    /// unless the device clock moved by more than the guard against the server's since the last
+    /// visit (set by hand, say); then the confirmed code replaces the quick one.
+    pub async fn quick_code(&self, id: &str) -> Result<Option<CurrentCode>, Error> {
+        self.quick_code_at(id, None).await
+    }
+
+    /// [`Device::quick_code`] at device time `device_ms` (now when `None`).
+    pub async fn quick_code_at(
+        &self,
+        id: &str,
+        device_ms: Option<f64>,
+    ) -> Result<Option<CurrentCode>, Error> {
+        let (account, key) = self.signing_key(id).await?;
+        let Some(offset) = self.store.clock_offset(&account.server).await? else {
+            return Ok(None);
+        };
+        let device_ms = device_ms.unwrap_or_else(clock::device_now_ms);
+        let server_ms = clock::server_time_ms(device_ms, offset);
+        if !clock::clear_of_step_edges(server_ms, Step::SIXTY, QUICK_GUARD_MS) {
+            return Ok(None);
+        }
+        code_at(&key, server_ms).await.map(Some)
     }
 
     /// The code of account `id` at device time `device_ms` (now when `None`), on server time.
@@ -406,25 +442,28 @@ fn check_authorization<'a>(
 }
 
 /// Whether this site's storage is persistent; with `ask`, asks for it first
-/// (`navigator.storage.persist()`, which headless Chromium always answers with false).
-async fn persistence(ask: bool) -> bool {
-    let Some(storage) = js::global("navigator")
+/// (`navigator.storage.persist()`, which headless Chromium always answers with false). The
+/// browser is asked at the call, not when the future is first polled, so the answer can come
+/// while something else is awaited.
+fn persistence(ask: bool) -> impl Future<Output = bool> {
+    let promise = js::global("navigator")
         .and_then(|n| js::field(&n, "storage"))
         .and_then(|s| s.dyn_into::<StorageManager>().ok())
-    else {
-        return false;
-    };
-    let promise = if ask {
-        storage.persist()
-    } else {
-        storage.persisted()
-    };
-    match promise {
-        Ok(promise) => JsFuture::from(promise)
-            .await
-            .ok()
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false),
-        Err(_) => false,
+        .and_then(|storage| {
+            if ask {
+                storage.persist().ok()
+            } else {
+                storage.persisted().ok()
+            }
+        });
+    async move {
+        match promise {
+            Some(promise) => JsFuture::from(promise)
+                .await
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            None => false,
+        }
     }
 }

@@ -229,10 +229,14 @@ fn webgl_gpu() -> String {
     gpu
 }
 
+/// A WebGL context on a canvas of its own. The casts are unchecked: a window's `document` is a
+/// Document, `createElement("canvas")` makes an HTMLCanvasElement and `getContext("webgl")`
+/// gives a WebGLRenderingContext or null (HTML standard), so the module carries no instanceof
+/// checks for them.
 fn webgl_context() -> Option<WebGlRenderingContext> {
-    let document: Document = js::global("document")?.dyn_into().ok()?;
-    let canvas: HtmlCanvasElement = document.create_element("canvas").ok()?.dyn_into().ok()?;
-    canvas.get_context("webgl").ok()??.dyn_into().ok()
+    let document: Document = js::global("document")?.unchecked_into();
+    let canvas: HtmlCanvasElement = document.create_element("canvas").ok()?.unchecked_into();
+    Some(canvas.get_context("webgl").ok()??.unchecked_into())
 }
 
 /// A fingerprint as sent to the server: the hash and the label.

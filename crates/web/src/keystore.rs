@@ -7,7 +7,7 @@
 //! clone without exposing its material.
 
 use cloud_otp_core::{Algorithm, Code, Digits, truncate};
-use js_sys::{Array, ArrayBuffer, Object, Uint8Array};
+use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -47,10 +47,12 @@ impl Keystore {
         let request = factory
             .open_with_u32(name, VERSION)
             .map_err(|e| open_error(&e))?;
+        // An open request's result is the IDBDatabase (Indexed Database API, "open a
+        // database"): unchecked casts, so the module carries no instanceof check for it.
         let upgrading = request.clone();
         let _upgrade = js::Listener::new(&request, "upgradeneeded", move |_| {
-            if let Ok(db) = upgrading.result().and_then(|r| r.dyn_into::<IdbDatabase>()) {
-                create_stores(&db);
+            if let Ok(db) = upgrading.result() {
+                create_stores(&db.unchecked_into());
             }
         })
         .map_err(|e| open_error(&e))?;
@@ -64,8 +66,8 @@ impl Keystore {
         }
         let db: IdbDatabase = request
             .result()
-            .and_then(|r| r.dyn_into())
-            .map_err(|e| open_error(&e))?;
+            .map_err(|e| open_error(&e))?
+            .unchecked_into();
         let closing = db.clone();
         let on_version_change = js::Listener::new(&db, "versionchange", move |_| closing.close())
             .map_err(|e| open_error(&e))?;
@@ -324,8 +326,8 @@ pub(crate) async fn import_raw(
     let key = JsFuture::from(promise.map_err(|e| crypto_error(&e))?)
         .await
         .map_err(|e| crypto_error(&e))?;
-    key.dyn_into()
-        .map_err(|_| Error::Crypto("TypeError".into()))
+    // importKey resolves to a CryptoKey (WebCrypto): no instanceof check in the module.
+    Ok(key.unchecked_into())
 }
 
 /// HMAC of the counter as 8 big-endian bytes (RFC 4226 section 5.2), computed by WebCrypto
@@ -334,12 +336,10 @@ pub async fn hmac(key: &CryptoKey, counter: u64) -> Result<Vec<u8>, Error> {
     let promise = subtle()?
         .sign_with_str_and_u8_array("HMAC", key, &counter.to_be_bytes())
         .map_err(|e| crypto_error(&e))?;
+    // sign resolves to an ArrayBuffer (WebCrypto), which Uint8Array reads as it is.
     let mac = JsFuture::from(promise)
         .await
         .map_err(|e| crypto_error(&e))?;
-    let mac: ArrayBuffer = mac
-        .dyn_into()
-        .map_err(|_| Error::Crypto("TypeError".into()))?;
     Ok(Uint8Array::new(&mac).to_vec())
 }
 
@@ -355,12 +355,10 @@ pub async fn sha256_hex(data: &[u8]) -> Result<String, Error> {
     let promise = subtle()?
         .digest_with_str_and_u8_array("SHA-256", data)
         .map_err(|e| crypto_error(&e))?;
+    // digest resolves to an ArrayBuffer (WebCrypto), which Uint8Array reads as it is.
     let digest = JsFuture::from(promise)
         .await
         .map_err(|e| crypto_error(&e))?;
-    let digest: ArrayBuffer = digest
-        .dyn_into()
-        .map_err(|_| Error::Crypto("TypeError".into()))?;
     Ok(Uint8Array::new(&digest)
         .to_vec()
         .iter()

@@ -7,7 +7,7 @@
 //! leaves the browser (the server stores only the derived key).
 
 use cloud_otp_core::PIN_SALT;
-use js_sys::{Array, ArrayBuffer, Object, Uint8Array};
+use js_sys::{Array, Object, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::CryptoKey;
@@ -95,11 +95,11 @@ pub async fn derive_key(seed: &CryptoKey, pin: &Pin) -> Result<CryptoKey, Error>
             &Array::of1(&JsValue::from_str("sign")),
         )
         .map_err(|e| crypto_error(&e))?;
-    JsFuture::from(promise)
+    // deriveKey resolves to a CryptoKey (WebCrypto): no instanceof check in the module.
+    Ok(JsFuture::from(promise)
         .await
         .map_err(|e| crypto_error(&e))?
-        .dyn_into()
-        .map_err(|_| Error::Crypto("TypeError".into()))
+        .unchecked_into())
 }
 
 /// The derived key's 20 bytes, for the one registration request that sends it to the server.
@@ -108,11 +108,10 @@ pub async fn derive_bits(seed: &[u8], pin: &Pin) -> Result<Zeroizing<Vec<u8>>, E
     let promise = subtle()?
         .derive_bits_with_object(&hkdf_params(pin), &key, (KEY_LEN * 8) as u32)
         .map_err(|e| crypto_error(&e))?;
-    let bits: ArrayBuffer = JsFuture::from(promise)
+    // deriveBits resolves to an ArrayBuffer (WebCrypto), which Uint8Array reads as it is.
+    let bits = JsFuture::from(promise)
         .await
-        .map_err(|e| crypto_error(&e))?
-        .dyn_into()
-        .map_err(|_| Error::Crypto("TypeError".into()))?;
+        .map_err(|e| crypto_error(&e))?;
     let view = Uint8Array::new(&bits);
     let out = Zeroizing::new(view.to_vec());
     view.fill(0, 0, view.length());

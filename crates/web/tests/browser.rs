@@ -376,6 +376,61 @@ async fn a_new_module_instance_produces_the_same_codes() {
 }
 
 #[wasm_bindgen_test]
+async fn a_quick_code_uses_the_last_visits_offset_clear_of_step_edges() {
+    let db = fresh_database("quick").await;
+    let store = Keystore::open(&db).await.unwrap();
+    let a = store_rfc_account(&store, 6).await;
+    drop(store);
+    let device = Device::open(&db).await.unwrap();
+    // No visit has measured the server's clock yet: nothing to show before it answers.
+    assert_eq!(
+        device.quick_code_at(&a.id, Some(SERVER_MS)).await.unwrap(),
+        None
+    );
+    // The last visit measured the server 3 hours ahead of this device.
+    let skew = 10_800_000.0;
+    let sample = Sample {
+        sent_ms: SERVER_MS - skew,
+        received_ms: SERVER_MS - skew,
+        server_ms: SERVER_MS,
+    };
+    device.use_sample(DEAD_SERVER, &sample).await.unwrap();
+    drop(device);
+
+    let visit = Device::open(&db).await.unwrap();
+    // SERVER_MS is 20 s into its step, clear of both edges: the code of that server time.
+    let quick = visit
+        .quick_code_at(&a.id, Some(SERVER_MS - skew))
+        .await
+        .unwrap()
+        .expect("a quick code 20 s into the step");
+    assert_eq!(quick.code, core_code(SERVER_MS));
+    assert_eq!(
+        (quick.remaining_secs, quick.server_time_ms),
+        (40, SERVER_MS as u64)
+    );
+    // The confirming path gives the same (the server is unreachable here, so it falls back to
+    // the same stored offset).
+    let confirmed = visit
+        .current_code_at(&a.id, Some(SERVER_MS - skew))
+        .await
+        .unwrap();
+    assert_eq!(quick, confirmed);
+    // 3 s before the step ends, and 3 s after the next began: a clock that moved since the
+    // last visit could be on the other side, so nothing is shown before the server answers.
+    for server_ms in [SERVER_MS + 37_000.0, SERVER_MS + 43_000.0] {
+        assert_eq!(
+            visit
+                .quick_code_at(&a.id, Some(server_ms - skew))
+                .await
+                .unwrap(),
+            None,
+            "server time {server_ms}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
 async fn the_code_follows_server_time_when_the_device_clock_is_hours_off() {
     let db = fresh_database("clock").await;
     let store = Keystore::open(&db).await.unwrap();

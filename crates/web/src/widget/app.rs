@@ -19,7 +19,7 @@ use crate::accounts::Account;
 use crate::api::{Authorization, Pass, UserStatus};
 use crate::pin::Pin;
 use crate::text::decimal;
-use crate::{Device, Error, RegisteredDevice, Registration, js, keystore};
+use crate::{CurrentCode, Device, Error, RegisteredDevice, Registration, js, keystore};
 
 mod activate;
 
@@ -82,6 +82,9 @@ struct Live {
     account: String,
     /// The code shown and its counter.
     code: Option<(String, u64)>,
+    /// Whether the code shown was computed on a clock offset measured in this visit, rather
+    /// than on the last visit's ([`Device::quick_code`]).
+    confirmed: bool,
     /// Device time (ms) when the shown code gives way to the next.
     deadline: f64,
     /// The counter whose expiry was announced.
@@ -599,6 +602,7 @@ impl App {
         let live = Live {
             account: account.id,
             code: kept.as_ref().and_then(|l| l.code.clone()),
+            confirmed: kept.as_ref().is_some_and(|l| l.confirmed),
             deadline: kept.as_ref().map_or(0.0, |l| l.deadline),
             announced: kept.as_ref().map_or(u64::MAX, |l| l.announced),
             hint: kept.as_ref().is_some_and(|l| l.hint),
@@ -781,12 +785,22 @@ impl App {
         }
     }
 
-    /// Computes the code on server time and shows it.
+    /// Computes the code on server time and shows it. The first code of a screen comes at once
+    /// from the clock offset of the last visit, when there is one, and the server's time
+    /// confirms it right after (issue 7: a phone's round trip to the server can take a second).
     async fn refresh(self: Rc<Self>) {
         let Some(device) = self.device() else { return };
-        let Some(id) = self.live.borrow().as_ref().map(|l| l.account.clone()) else {
+        let Some((id, shown)) = self
+            .live
+            .borrow()
+            .as_ref()
+            .map(|l| (l.account.clone(), l.code.is_some()))
+        else {
             return;
         };
+        if !shown && let Ok(Some(quick)) = device.quick_code(&id).await {
+            self.show_now(&id, quick, false);
+        }
         let now = match device.current_code(&id).await {
             Ok(now) => now,
             Err(Error::PinRequired) => {
@@ -798,17 +812,23 @@ impl App {
             }
             Err(e) => return self.fail(&e),
         };
+        self.show_now(&id, now, true);
+    }
+
+    /// Shows `now` as the code of account `id`, unless the screen changed while it was
+    /// computed, and restarts the clock.
+    fn show_now(&self, id: &str, now: CurrentCode, confirmed: bool) {
         let lang = self.lang.get();
         {
             let mut live = self.live.borrow_mut();
-            // The screen changed while the code was computed.
             let Some(live) = live.as_mut().filter(|l| l.account == id) else {
                 return;
             };
-            let first = live.code.is_none();
+            // Entry: the first code on the screen, or the first on this visit's clock.
+            let entry = live.code.is_none() || !live.confirmed;
             let changed = live.code.as_ref().map(|c| c.1) != Some(now.counter);
             live.deadline = js_sys::Date::now() + now.remaining_ms as f64;
-            if first {
+            if entry {
                 // PRODUCT.md rule 6: little time left on entry, so say the next code is near.
                 live.hint = now.remaining_secs < 10;
             } else if changed {
@@ -817,6 +837,7 @@ impl App {
             live.view.show_code(lang, &now.code);
             live.view.hint(live.hint);
             live.code = Some((now.code, now.counter));
+            live.confirmed = confirmed;
         }
         self.tick();
     }
