@@ -26,6 +26,23 @@ for (const kind of ['desktop', 'mobile']) {
       await context.close();
     });
 
+    it('loads the module, its glue, the script and the style sheet from the cache on the next visit', async () => {
+      const { context, page } = await newDevice(browser, kind);
+      const heading = page.getByRole('heading', { name: 'Activate cloud OTP' });
+      await page.goto(`${server.base}/`);
+      await heading.waitFor();
+      await page.goto(`${server.base}/`);
+      await heading.waitFor();
+      // Resource Timing's transferSize is 0 for an answer from the cache and the header size
+      // for a revalidation (304): the versioned files must not even be revalidated.
+      const loaded = await page.evaluate(() => Object.fromEntries(performance
+        .getEntriesByType('resource').map((r) => [new URL(r.name).pathname, r.transferSize])));
+      for (const file of ['/cloud-otp-web_bg.wasm', '/cloud-otp-web.js', '/app.js', '/cloud-otp.css']) {
+        assert.equal(loaded[file], 0, `${file} came from the cache (${JSON.stringify(loaded)})`);
+      }
+      await context.close();
+    });
+
     it('shows the code of each registered ID, which the code check accepts', async () => {
       const { context, page } = await newDevice(browser, kind);
       const first = newUser(`${kind}-check-a`);

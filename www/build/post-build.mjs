@@ -1,12 +1,13 @@
 // Trunk post-build hook for the wasm-bindgen output in the staging directory (or the directory
-// given as argument). Five jobs, the first three leaving what is already right unchanged:
+// given as argument). Six jobs, the first three leaving what is already right unchanged:
 //
 // 1. Repair the table export that Debian's wasm-opt (binaryen 108) writes wrongly: wasm-bindgen's
 //    modules have two tables, the function table and the externref table exported as
 //    `__wbindgen_externrefs`; binaryen 108's binary writer exports table 0 instead (a plain
 //    `wasm-opt -O0` round trip shows it), and the glue's `table.grow` then fails.
 // 2. Drop the `<link data-trunk rel=rust>` tag that Trunk leaves in index.html when it does not
-//    inject scripts (www/app.js loads the module): it means nothing to a browser.
+//    inject scripts (www/app.js loads the module), and the `data-integrity=none` it leaves on
+//    the style sheet's link: they mean nothing to a browser.
 // 3. Give the module's imports and closure exports short names, in the module and the glue
 //    alike: the hashed names such as `__wbg_createElement_74049073a11f9c31`, and the closure
 //    exports that spell out whole Rust types (up to 339 characters), appear in both files and do
@@ -15,8 +16,11 @@
 // 4. Minify every script (the glue, which Trunk's own minifier cannot parse, and www/'s scripts,
 //    which Trunk copies as they are) with terser, a minifier written in JavaScript (package.json
 //    here; scripts/bootstrap.sh installs it).
-// 5. Write a gzip -9 copy beside every page, script, style sheet and module (NAME.gz), which
+// 5. Version the addresses of the files the pages load (`cloud-otp-web.js?v=` and the first 10
+//    hex digits of its SHA-256), so browsers may keep them (crates/server/src/statics.rs).
+// 6. Write a gzip -9 copy beside every page, script, style sheet and module (NAME.gz), which
 //    the server sends to browsers that accept gzip (crates/server/src/statics.rs).
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -200,7 +204,9 @@ function shortNames(bytes, glue) {
 const page = join(dir, 'index.html');
 try {
   const html = readFileSync(page, 'utf8');
-  const cleaned = html.replace(/<link\b[^>]*\bdata-trunk\b[^>]*>/g, '');
+  const cleaned = html
+    .replace(/<link\b[^>]*\bdata-trunk\b[^>]*>/g, '')
+    .replace(/ data-integrity="?none"?/g, '');
   if (cleaned !== html) writeFileSync(page, cleaned);
 } catch {
   // No index.html: nothing to clean.
@@ -244,7 +250,39 @@ for (const file of readdirSync(dir)) {
   console.log(`post-build: ${file} minified, ${source.length} to ${code.length} bytes`);
 }
 
-// Job 5, last, so that the copies are of the final files.
+// Job 5: versioned addresses. Each file a page loads by a fixed name gets `?v=` and the first
+// 10 hex digits of its SHA-256 wherever it is named, innermost first (the module in the glue,
+// the glue in the scripts, everything in the page), and the server keeps such an address in
+// browsers' caches for a year when the version is the file's (crates/server/src/statics.rs).
+// cloud-otp.js, which training sites name in their pages, and index.html keep plain addresses.
+const version = (file) =>
+  createHash('sha256').update(readFileSync(join(dir, file))).digest('hex').slice(0, 10);
+function pin(file, names) {
+  const path = join(dir, file);
+  let text;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return; // Not in this build.
+  }
+  for (const name of names) {
+    // The name as an address: after a quote, a slash or `=`, before a quote, a space or `>`.
+    const address = new RegExp(`(?<=["'/=])${name.replace(/[.]/g, '\\.')}(?=["'\\s>])`, 'g');
+    const count = (text.match(address) || []).length;
+    if (count === 0) throw new Error(`post-build: ${file} does not name ${name}`);
+    text = text.replace(address, `${name}?v=${version(name)}`);
+  }
+  writeFileSync(path, text);
+}
+if (readdirSync(dir).includes('cloud-otp-web_bg.wasm')) {
+  pin('cloud-otp-web.js', ['cloud-otp-web_bg.wasm']);
+  pin('app.js', ['cloud-otp-web.js']);
+  pin('cloud-otp.js', ['cloud-otp-web.js', 'cloud-otp.css']);
+  pin('index.html', ['cloud-otp-web_bg.wasm', 'cloud-otp-web.js', 'cloud-otp.css', 'app.js']);
+  console.log('post-build: addresses versioned');
+}
+
+// Job 6, last, so that the copies are of the final files.
 for (const file of readdirSync(dir)) {
   if (!/\.(wasm|js|css|html)$/.test(file)) continue;
   writeFileSync(join(dir, `${file}.gz`), gzipSync(readFileSync(join(dir, file)), { level: 9 }));

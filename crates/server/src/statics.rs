@@ -1,9 +1,15 @@
 //! The built web app (dist/) as static files, and the answers for paths nothing else serves.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
@@ -41,6 +47,8 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         return ApiError::MethodNotAllowed.into_response();
     }
     let dir = &state.config.dist_dir;
+    let asked_version = version_asked(req.uri().query()).map(str::to_owned);
+    let file = plain_file_name(path).map(|name| dir.join(name));
     // The build writes a gzip -9 copy beside each file (www/build/post-build.mjs): a trainee's
     // phone then downloads the app's 60 KiB instead of its 144 KiB, at no CPU cost per request.
     let served = ServeDir::new(dir)
@@ -65,7 +73,66 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
     );
     // The same address answers gzip or not, by the request's Accept-Encoding: caches must know.
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    // The pages ask for the module, its glue, app.js and the style sheet by versioned
+    // addresses (`?v=` and the first 10 hex digits of the file's SHA-256, written by the build:
+    // www/build/post-build.mjs); such an answer never changes, so browsers keep it a year
+    // and a returning trainee loads it without asking. Everything else, and a version that
+    // is not the file's (a page from before a deployment), is revalidated at every use, so a
+    // page never runs the glue of one build with the module of another.
+    let cache = match (asked_version, file) {
+        (Some(asked), Some(file)) if current_version(&file).await.as_ref() == Some(&asked) => {
+            "public, max-age=31536000, immutable"
+        }
+        _ => "no-cache",
+    };
     response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    response
+}
+
+/// The `v` parameter of a query string.
+fn version_asked(query: Option<&str>) -> Option<&str> {
+    query?.split('&').find_map(|pair| pair.strip_prefix("v="))
+}
+
+/// The file name of a path like `/cloud-otp-web.js`: one segment of plain characters, so
+/// that what is hashed is the file the static service answered with, inside `dist/`.
+fn plain_file_name(path: &str) -> Option<&str> {
+    let name = path.strip_prefix('/')?;
+    let plain = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    plain.then_some(name)
+}
+
+/// What the build would write as the version of `file`: the first 10 hex digits of its
+/// SHA-256. Kept per file with its modification time and length, so a file is hashed once
+/// per change, not per request.
+async fn current_version(file: &Path) -> Option<String> {
+    type Versions = HashMap<PathBuf, (SystemTime, u64, String)>;
+    static KNOWN: Mutex<Option<Versions>> = Mutex::new(None);
+    let meta = tokio::fs::metadata(file).await.ok()?;
+    let stamp = (meta.modified().ok()?, meta.len());
+    let known = |map: &mut Option<Versions>| {
+        map.get_or_insert_default()
+            .get(file)
+            .filter(|(modified, len, _)| (*modified, *len) == stamp)
+            .map(|(_, _, version)| version.clone())
+    };
+    if let Some(version) = known(&mut *KNOWN.lock().ok()?) {
+        return Some(version);
+    }
+    let bytes = tokio::fs::read(file).await.ok()?;
+    let version = hex::encode(&Sha256::digest(&bytes)[..5]);
+    KNOWN
+        .lock()
+        .ok()?
+        .get_or_insert_default()
+        .insert(file.to_owned(), (stamp.0, stamp.1, version.clone()));
+    Some(version)
 }
 
 /// A 404 page that says, when the web app was not built, where it was looked for.

@@ -37,6 +37,7 @@ on_both_backends!(
     cors_allows_registered_origins_on_browser_endpoints_only,
     rate_limit_per_client_address,
     static_files_with_security_headers,
+    static_files_are_kept_by_browsers_only_at_their_current_version,
     fifty_concurrent_verifications_of_one_code_succeed_once,
     concurrent_wrong_codes_are_all_counted,
     device_secrets_are_encrypted_at_rest,
@@ -1415,6 +1416,44 @@ async fn static_files_with_security_headers(backend: Backend) {
     let r = app.fetch("/v1/time").await;
     assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
     assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+}
+
+async fn static_files_are_kept_by_browsers_only_at_their_current_version(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let dist = app.state.config.dist_dir.clone();
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html><title>x</title>").unwrap();
+    std::fs::write(dist.join("app.js"), "export {};").unwrap();
+    let cache = |r: &axum::response::Response| {
+        r.headers()[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    // The version the build writes into the pages' addresses: the first 10 hex digits of the
+    // file's SHA-256 (Python: hashlib.sha256(b"export {};").hexdigest()[:10]).
+    let r = app.fetch("/app.js?v=2e29cd9a98").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(cache(&r), "public, max-age=31536000, immutable");
+    // Without a version, with another build's, and the page itself: revalidated at every use.
+    for uri in [
+        "/app.js",
+        "/app.js?v=0123456789",
+        "/",
+        "/index.html?v=2e29cd9a98",
+    ] {
+        let r = app.fetch(uri).await;
+        assert_eq!(r.status(), StatusCode::OK, "{uri}");
+        assert_eq!(cache(&r), "no-cache", "{uri}");
+    }
+    // A new build: the old version's address is no longer kept, the new one is.
+    std::fs::write(dist.join("app.js"), "export const x = 1;").unwrap();
+    let r = app.fetch("/app.js?v=2e29cd9a98").await;
+    assert_eq!(cache(&r), "no-cache");
+    let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+    assert_eq!(body.as_ref(), b"export const x = 1;");
+    let r = app.fetch("/app.js?v=2bf28849ca").await;
+    assert_eq!(cache(&r), "public, max-age=31536000, immutable");
 }
 
 async fn fifty_concurrent_verifications_of_one_code_succeed_once(backend: Backend) {
