@@ -339,6 +339,9 @@ fn account_to_js(account: &Account) -> JsValue {
 
 /// A JavaScript `Error` named "CloudOtpError" carrying the stable code and the details the UI
 /// needs; never a secret, code or token.
+// The message is the error's Display text: the headless API (feature js-api), which the web
+// app's module leaves out, may carry core::fmt.
+#[allow(clippy::disallowed_methods)]
 pub fn error_to_js(error: Error) -> JsValue {
     let out = js_sys::Error::new(&error.to_string());
     out.set_name("CloudOtpError");
