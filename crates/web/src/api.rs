@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::clock::{Sample, device_now_ms};
 use crate::error::RegisteredDevice;
+use crate::text::concat;
 use crate::{Error, js};
 
 /// How long a request may take before it counts as a network failure.
@@ -283,7 +284,7 @@ impl Client {
         if customer_code.len() != 4 || !customer_code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::InvalidInput("customer_code"));
         }
-        let path = ["/v1/customers/", customer_code].concat();
+        let path = concat(&["/v1/customers/", customer_code]);
         let answer = self.send("GET", &path, None).await?;
         if !answer.ok() {
             return Err(answer.refusal());
@@ -390,7 +391,7 @@ impl Client {
             js::set(&headers, "content-type", "application/json");
             init.set_headers(&headers);
         }
-        let url = [self.server.as_str(), path].concat();
+        let url = concat(&[&self.server, path]);
         let sent_ms = device_now_ms();
         let response = JsFuture::from(js::global_fetch(&url, &init).map_err(|_| Error::Network)?)
             .await

@@ -7,7 +7,7 @@
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, HtmlCanvasElement, WebGlRenderingContext};
 
-use crate::text::decimal;
+use crate::text::{concat, decimal};
 use crate::{Error, js, keystore};
 
 /// The traits the fingerprint is made of, each free of version numbers.
@@ -73,7 +73,7 @@ impl Components {
     /// ```
     pub fn canonical(&self) -> String {
         let number = |n: u32| decimal(u64::from(n));
-        [
+        concat(&[
             "cloud-otp-fingerprint\nbrowser=",
             self.browser,
             "\nos=",
@@ -87,13 +87,12 @@ impl Components {
             "\ncolor_depth=",
             &number(self.color_depth),
             "\n",
-        ]
-        .concat()
+        ])
     }
 
     /// A label a person recognises, such as "Chrome on Linux".
     pub fn label(&self) -> String {
-        [self.browser, " on ", self.os].concat()
+        concat(&[self.browser, " on ", self.os])
     }
 }
 
@@ -173,10 +172,17 @@ pub fn os_family(user_agent: &str) -> &'static str {
 /// assert_eq!(strip_versions("NVIDIA GeForce RTX 3060 vs_5_0"), "NVIDIA GeForce RTX 3060 vs_5_0");
 /// ```
 pub fn strip_versions(text: &str) -> String {
-    text.split_whitespace()
+    let mut out = String::with_capacity(text.len());
+    for word in text
+        .split_whitespace()
         .filter(|word| !has_dotted_number(word))
-        .collect::<Vec<_>>()
-        .join(" ")
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Whether `text` holds a digit, a dot and a digit in a row: the shape of every version number.
@@ -218,7 +224,7 @@ fn webgl_gpu() -> String {
             .and_then(|v| v.as_string())
             .unwrap_or_default()
     };
-    let gpu = [text(vendor), " / ".into(), text(renderer)].concat();
+    let gpu = concat(&[&text(vendor), " / ", &text(renderer)]);
     // Browsers cap the number of live WebGL contexts: give this one back at once.
     if let Ok(Some(lose)) = gl.get_extension("WEBGL_lose_context")
         && let Some(lose_context) =

@@ -18,7 +18,7 @@ use super::screens::{self, Action, Icon, Message};
 use crate::accounts::Account;
 use crate::api::{Authorization, Pass, UserStatus};
 use crate::pin::Pin;
-use crate::text::decimal;
+use crate::text::{concat, decimal};
 use crate::{CurrentCode, Device, Error, RegisteredDevice, Registration, js, keystore};
 
 mod activate;
@@ -645,7 +645,7 @@ impl App {
                 .iter()
                 .any(|c| c.id != choice.id && c.user_id == choice.user_id);
             let name = match (&choice.customer_code, twin) {
-                (Some(code), true) => [choice.user_id.as_str(), " · ", code].concat(),
+                (Some(code), true) => concat(&[&choice.user_id, " · ", code]),
                 _ => choice.user_id.clone(),
             };
             let option = text(&select, "option", "", &name);

@@ -9,7 +9,7 @@ use web_sys::{Element, HtmlElement};
 use super::{App, View};
 use crate::accounts::{self, Account};
 use crate::api::{Authorization, Customer};
-use crate::text::decimal;
+use crate::text::{concat, decimal};
 use crate::widget::dom::{action_button, attr, el, prop, set_prop, text};
 use crate::widget::i18n::T;
 use crate::widget::keypad::digits_only;
@@ -365,6 +365,6 @@ impl App {
         if let Error::DeviceExists(device) | Error::UnapprovedDevice(device) = error {
             self.form.borrow_mut().replaces = Some(device.clone());
         }
-        self.ask(ask, Some([&words, " (", error.code(), ")"].concat()));
+        self.ask(ask, Some(concat(&[&words, " (", error.code(), ")"])));
     }
 }
