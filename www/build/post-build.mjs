@@ -98,6 +98,20 @@ function imports(bytes, section) {
   return out;
 }
 
+// The export section's entries: name, kind and the index as raw bytes.
+function exportsOf(bytes, section) {
+  const out = [];
+  let [n, at] = leb(bytes, section.start);
+  for (; n > 0; n--) {
+    let field;
+    [field, at] = name(bytes, at);
+    const descStart = at;
+    [, at] = leb(bytes, at + 1);
+    out.push({ field, desc: bytes.subarray(descStart, at) });
+  }
+  return out;
+}
+
 // Job 1: points `__wbindgen_externrefs` at the externref table. Returns true when it changed.
 function fixTableExport(bytes) {
   const all = sections(bytes);
@@ -117,34 +131,12 @@ function fixTableExport(bytes) {
   const externref = tables.indexOf(0x6f);
   const exportSection = all.find((s) => s.id === 7);
   if (externref < 0 || externref > 127 || !exportSection) return false;
-  let [n, at] = leb(bytes, exportSection.start);
-  for (; n > 0; n--) {
-    let field;
-    [field, at] = name(bytes, at);
-    const kind = bytes[at++];
-    const indexAt = at;
-    [, at] = leb(bytes, at);
-    if (kind === 1 && field === '__wbindgen_externrefs' && at === indexAt + 1) {
-      if (bytes[indexAt] === externref) return false;
-      bytes[indexAt] = externref;
-      return true;
-    }
-  }
-  return false;
-}
-
-// The export section's entries: name, kind and the index as raw bytes.
-function exportsOf(bytes, section) {
-  const out = [];
-  let [n, at] = leb(bytes, section.start);
-  for (; n > 0; n--) {
-    let field;
-    [field, at] = name(bytes, at);
-    const descStart = at;
-    [, at] = leb(bytes, at + 1);
-    out.push({ field, desc: bytes.subarray(descStart, at) });
-  }
-  return out;
+  // A table export (kind 1) whose index is one byte; `desc` is a view into `bytes`.
+  const entry = exportsOf(bytes, exportSection).find(
+    (e) => e.field === '__wbindgen_externrefs' && e.desc[0] === 1 && e.desc.length === 2);
+  if (!entry || entry.desc[1] === externref) return false;
+  entry.desc[1] = externref;
+  return true;
 }
 
 // An import or export section with the names of `entries`.

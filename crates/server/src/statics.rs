@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::SystemTime;
 
 use axum::body::Body;
@@ -112,26 +112,25 @@ fn plain_file_name(path: &str) -> Option<&str> {
 /// SHA-256. Kept per file with its modification time and length, so a file is hashed once
 /// per change, not per request.
 async fn current_version(file: &Path) -> Option<String> {
+    /// Per file: its modification time and length when hashed, and its version.
     type Versions = HashMap<PathBuf, (SystemTime, u64, String)>;
-    static KNOWN: Mutex<Option<Versions>> = Mutex::new(None);
+    static KNOWN: LazyLock<Mutex<Versions>> = LazyLock::new(Mutex::default);
     let meta = tokio::fs::metadata(file).await.ok()?;
-    let stamp = (meta.modified().ok()?, meta.len());
-    let known = |map: &mut Option<Versions>| {
-        map.get_or_insert_default()
-            .get(file)
-            .filter(|(modified, len, _)| (*modified, *len) == stamp)
-            .map(|(_, _, version)| version.clone())
-    };
-    if let Some(version) = known(&mut *KNOWN.lock().ok()?) {
-        return Some(version);
+    let (modified, len) = (meta.modified().ok()?, meta.len());
+    if let Some((_, _, version)) = KNOWN
+        .lock()
+        .ok()?
+        .get(file)
+        .filter(|known| (known.0, known.1) == (modified, len))
+    {
+        return Some(version.clone());
     }
     let bytes = tokio::fs::read(file).await.ok()?;
     let version = hex::encode(&Sha256::digest(&bytes)[..5]);
     KNOWN
         .lock()
         .ok()?
-        .get_or_insert_default()
-        .insert(file.to_owned(), (stamp.0, stamp.1, version.clone()));
+        .insert(file.to_owned(), (modified, len, version.clone()));
     Some(version)
 }
 
