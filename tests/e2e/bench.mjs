@@ -1,4 +1,5 @@
-// Measures the web app's budgets (issue 7; reported in docs/benchmarks.md, not asserted):
+// Measures the web app's budgets (issue 7; reported in docs/benchmarks.md; size.test.mjs
+// asserts the size budget):
 //   size: dist/ (wasm + JS + CSS + HTML) compressed with gzip -9, budget 60 KiB, beside the
 //         same job done with the npm otpauth library bundled by esbuild (bench/node);
 //   speed: navigation start to the first code on screen on the standalone page, for a browser
@@ -7,22 +8,15 @@
 //          dynamic truncation), one at a time and 64 at once, 3 rounds of 2 s each.
 // Usage (after building, like run.sh): node tests/e2e/bench.mjs   (prints JSON)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { launch, newDevice, newUser, register, root, startServer } from './harness.mjs';
+import {
+  appSize, launch, newDevice, newUser, register, root, startServer,
+} from './harness.mjs';
 
-const dist = resolve(root, process.env.CLOUD_OTP_DIST || 'dist');
-const files = {};
-let total = 0;
-// The build's .gz copies (what the server sends to browsers that accept gzip) are the same
-// files compressed: measured once, through their originals.
-for (const name of readdirSync(dist).filter((n) => !n.endsWith('.gz')).sort()) {
-  const gz = gzipSync(readFileSync(join(dist, name)), { level: 9 }).length;
-  files[name] = gz;
-  total += gz;
-}
+const { total, files } = appSize();
 
 // The otpauth way, bundled and minified as a site would ship it.
 const node = resolve(root, 'bench/node');

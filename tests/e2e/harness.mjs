@@ -3,10 +3,11 @@
 // driven by playwright-core, desktop and mobile contexts, and the checks every screen gets:
 // axe-core, Content-Security-Policy violations, and a screenshot under target/screenshots/.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -16,6 +17,25 @@ const bin = resolve(root, process.env.CLOUD_OTP_BIN || 'target/debug/cloud-otp')
 const dist = resolve(root, process.env.CLOUD_OTP_DIST || 'dist');
 export const shots = resolve(root, process.env.CLOUD_OTP_SCREENSHOTS || 'target/screenshots');
 const axeSource = readFileSync(join(root, 'tests/e2e/node_modules/axe-core/axe.min.js'), 'utf8');
+
+/** The web app's size budget (issue 7): every built file compressed with gzip -9, under 60 KiB. */
+export const sizeBudget = 60 * 1024;
+
+/**
+ * The built app's files compressed with gzip -9, in bytes: `{ total, files: { name: bytes } }`.
+ * The build's .gz copies (what the server sends to browsers that accept gzip) are the same
+ * files compressed: measured once, through their originals.
+ */
+export function appSize() {
+  const files = {};
+  let total = 0;
+  for (const name of readdirSync(dist).filter((n) => !n.endsWith('.gz')).sort()) {
+    const gz = gzipSync(readFileSync(join(dist, name)), { level: 9 }).length;
+    files[name] = gz;
+    total += gz;
+  }
+  return { total, files };
+}
 
 /** The two viewports every screen is checked in. */
 export const viewports = {
