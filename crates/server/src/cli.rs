@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
@@ -552,6 +553,13 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     say(&[url.clone()])?;
     tracing::info!(%url, database = if matches!(storage, Storage::Sqlite(_)) { "sqlite" } else { "postgres" }, "listening");
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Answers go out at once: each is written whole, so Nagle's algorithm (RFC 896) could
+    // only hold one back waiting for the client's delayed ACK of the one before.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await
