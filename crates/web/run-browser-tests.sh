@@ -28,11 +28,17 @@ if [[ -z "$bin" ]]; then
 fi
 [[ -x "$bin" ]] || { echo "run-browser-tests: no cloud-otp binary at $bin" >&2; exit 1; }
 
-# A loopback port nobody listens on (a connection attempt is refused).
+# A loopback port nobody listens on (a connection attempt is refused), below the kernel's
+# range of ports for outgoing connections: a port in that range may be the local end of a
+# connection that closed less than a minute ago (TIME_WAIT), which no probe sees and which makes
+# a listener's bind fail with "Address already in use" (seen right after the server tests).
+ephemeral_low=32768
+read -r ephemeral_low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+(( ephemeral_low > 11000 )) || ephemeral_low=32768
 free_port() {
   local port
   for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((10000 + RANDOM % (ephemeral_low - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0
