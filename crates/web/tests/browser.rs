@@ -62,6 +62,16 @@ async fn store_rfc_account(store: &Keystore, i: usize) -> Account {
     a
 }
 
+/// A fresh database holding account `i` with the RFC 6238 key, and that account; the store is
+/// closed again, so the test opens the database the way a page would.
+async fn database_with_rfc_account(test: &str, i: usize) -> (String, Account) {
+    let db = fresh_database(test).await;
+    let store = Keystore::open(&db).await.unwrap();
+    let a = store_rfc_account(&store, i).await;
+    drop(store);
+    (db, a)
+}
+
 fn core_code(server_ms: f64) -> String {
     let secret = Secret::new(RFC_SHA1_SEED.to_vec()).unwrap();
     totp(
@@ -257,10 +267,7 @@ async fn the_pin_is_part_of_the_key_and_matches_the_core() {
 
 #[wasm_bindgen_test]
 async fn the_stored_key_cannot_be_exported() {
-    let db = fresh_database("export").await;
-    let store = Keystore::open(&db).await.unwrap();
-    let a = store_rfc_account(&store, 0).await;
-    drop(store);
+    let (db, a) = database_with_rfc_account("export", 0).await;
     let (_, key) = Keystore::open(&db)
         .await
         .unwrap()
@@ -346,10 +353,7 @@ async fn code_from_a_new_module_instance(db: &str, id: &str) -> JsValue {
 
 #[wasm_bindgen_test]
 async fn a_new_module_instance_produces_the_same_codes() {
-    let db = fresh_database("new-instance").await;
-    let store = Keystore::open(&db).await.unwrap();
-    let a = store_rfc_account(&store, 3).await;
-    drop(store);
+    let (db, a) = database_with_rfc_account("new-instance", 3).await;
     // The first instance measured the server 2 hours ahead of this device and stored that.
     let device = Device::open(&db).await.unwrap();
     let now = js_sys::Date::now();
@@ -380,10 +384,7 @@ async fn a_new_module_instance_produces_the_same_codes() {
 
 #[wasm_bindgen_test]
 async fn a_quick_code_uses_the_last_visits_offset_clear_of_step_edges() {
-    let db = fresh_database("quick").await;
-    let store = Keystore::open(&db).await.unwrap();
-    let a = store_rfc_account(&store, 6).await;
-    drop(store);
+    let (db, a) = database_with_rfc_account("quick", 6).await;
     let device = Device::open(&db).await.unwrap();
     // No visit has measured the server's clock yet: nothing to show before it answers.
     assert_eq!(
@@ -435,10 +436,7 @@ async fn a_quick_code_uses_the_last_visits_offset_clear_of_step_edges() {
 
 #[wasm_bindgen_test]
 async fn the_code_follows_server_time_when_the_device_clock_is_hours_off() {
-    let db = fresh_database("clock").await;
-    let store = Keystore::open(&db).await.unwrap();
-    let a = store_rfc_account(&store, 2).await;
-    drop(store);
+    let (db, a) = database_with_rfc_account("clock", 2).await;
     let device = Device::open(&db).await.unwrap();
     // Server time 15 s into a step (SERVER_MS is 20 s into one); device clocks 3 h 0 min 25.5 s behind and 9 h 30 min ahead
     // (a trainee abroad, a phone set to another zone by hand).
@@ -686,10 +684,7 @@ async fn ten_accounts_at_most_and_removing_one_keeps_the_others() {
 
 #[wasm_bindgen_test]
 async fn clearing_the_browser_data_means_registering_again_not_a_crash() {
-    let db = fresh_database("cleared").await;
-    let store = Keystore::open(&db).await.unwrap();
-    let a = store_rfc_account(&store, 0).await;
-    drop(store);
+    let (db, a) = database_with_rfc_account("cleared", 0).await;
     // What "Clear browsing data" does to the site's IndexedDB, with the page still open.
     let device = Device::open(&db).await.unwrap();
     keystore::delete_database(&db).await.unwrap();
@@ -857,10 +852,7 @@ fn server_answers_map_to_typed_errors() {
 
 #[wasm_bindgen_test]
 async fn network_failure_is_retryable_and_loses_nothing() {
-    let db = fresh_database("network").await;
-    let store = Keystore::open(&db).await.unwrap();
-    let a = store_rfc_account(&store, 0).await;
-    drop(store);
+    let (db, a) = database_with_rfc_account("network", 0).await;
     let device = Device::open(&db).await.unwrap();
     let client = Client::new(DEAD_SERVER).unwrap();
     let failure = client.time().await.unwrap_err();
@@ -921,10 +913,7 @@ async fn network_failure_is_retryable_and_loses_nothing() {
 
 #[wasm_bindgen_test]
 async fn the_javascript_api_speaks_camel_case_and_rejects_with_coded_errors() {
-    let db = fresh_database("js-api").await;
-    let store = Keystore::open(&db).await.unwrap();
-    store_rfc_account(&store, 7).await;
-    drop(store);
+    let (db, _) = database_with_rfc_account("js-api", 7).await;
     let api = JsCloudOtp::open(Some(db.clone())).await.unwrap();
     let warnings: Array = api.warnings();
     assert_eq!(
