@@ -47,8 +47,10 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         return ApiError::MethodNotAllowed.into_response();
     }
     let dir = &state.config.dist_dir;
-    let asked_version = version_asked(req.uri().query()).map(str::to_owned);
-    let file = plain_file_name(path).map(|name| dir.join(name));
+    // A versioned address (`?v=`) of a file in dist/: the file and the version asked for.
+    let versioned = version_asked(req.uri().query())
+        .zip(plain_file_name(path))
+        .map(|(asked, name)| (dir.join(name), asked.to_owned()));
     // The build writes a gzip -9 copy beside each file (www/build/post-build.mjs): a trainee's
     // phone then downloads the app's 60 KiB instead of its 144 KiB, at no CPU cost per request.
     let served = ServeDir::new(dir)
@@ -79,8 +81,8 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
     // and a returning trainee loads it without asking. Everything else, and a version that
     // is not the file's (a page from before a deployment), is revalidated at every use, so a
     // page never runs the glue of one build with the module of another.
-    let cache = match (asked_version, file) {
-        (Some(asked), Some(file)) if current_version(&file).await.as_ref() == Some(&asked) => {
+    let cache = match versioned {
+        Some((file, asked)) if current_version(&file).await.as_ref() == Some(&asked) => {
             "public, max-age=31536000, immutable"
         }
         _ => "no-cache",
