@@ -15,7 +15,10 @@ set -euo pipefail
 
 mode="${1:-test}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$HOME/.cargo/bin:$PATH"
+# Tools go to ~/.cargo/bin even when CARGO_HOME points elsewhere (scripts/test.sh in CI mode
+# downloads crates into a registry cache of its own; the tools it installs are kept).
+tools_root="$HOME/.cargo"
+export PATH="$tools_root/bin:$PATH"
 
 # The one wasm-bindgen version: the CLI must match the crate exactly (the `=` pin in Cargo.toml).
 wasm_bindgen_version="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' "$root/Cargo.toml")"
@@ -56,25 +59,34 @@ fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wasm_bindgen_version" ]; then
   say "installing wasm-bindgen-cli $wasm_bindgen_version"
-  cargo install wasm-bindgen-cli --version "$wasm_bindgen_version" --locked --force
+  cargo install --root "$tools_root" wasm-bindgen-cli --version "$wasm_bindgen_version" --locked --force
 fi
 
 if [ "$(trunk --version 2>/dev/null)" != "trunk $trunk_version" ]; then
   say "installing trunk $trunk_version"
-  cargo install trunk --version "$trunk_version" --locked --force
+  cargo install --root "$tools_root" trunk --version "$trunk_version" --locked --force
 fi
 
 # Dependency policy (deny.toml) and bounded fuzzing (scripts/fuzz.sh), for the tests only.
 cargo_tool() { # NAME VERSION: `cargo install` unless that version is on PATH.
   if [ "$("$1" --version 2>/dev/null | awk '{print $NF}')" != "$2" ]; then
     say "installing $1 $2"
-    cargo install "$1" --version "$2" --locked --force
+    cargo install --root "$tools_root" "$1" --version "$2" --locked --force
   fi
 }
 if [ "$mode" = test ]; then
   cargo_tool cargo-deny 0.20.2
   cargo_tool cargo-fuzz 0.13.2
 fi
+
+# Every crate the builds need, from the registry, so that the offline builds after this never miss
+# one: the workspace's for every platform (cargo-deny reads windows-sys too), and the standard
+# library's own dependencies, which scripts/build-web.sh compiles again for the browser
+# (build-std reads them from rust-src's lock file; a registry cache that never held them fails
+# with "no matching package named `moto-rt` found"). Quick when they are there.
+cargo fetch --locked --quiet
+RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
+  cargo fetch --locked --quiet --target wasm32-unknown-unknown
 
 # npm packages, from the registry by their lock files: www/build's for the web build, and
 # tests/e2e's (Playwright, driving Debian's chromium) for the tests.

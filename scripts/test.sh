@@ -8,9 +8,17 @@ cd "$root"
 export PATH="$HOME/.cargo/bin:$PATH"
 export CHROMEDRIVER=/usr/bin/chromedriver
 export CARGO_TERM_COLOR=never
-# A CI run builds once from a clean checkout: incremental caches (about 2 GB) would only fill
-# its disk.
-if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
+if [ "${CI:-}" = true ]; then
+  # A CI run builds once from a clean checkout: incremental caches (about 2 GB) would only fill
+  # its disk.
+  export CARGO_INCREMENTAL=0
+  # A newcomer's machine has never downloaded a crate or an npm package. CI downloads into
+  # caches of its own, under target/, so a fetch step that is missing fails here and not for
+  # them. The tools installed before (~/.cargo/bin, Debian's packages) stay on PATH.
+  export CARGO_HOME="$root/target/cargo-home"
+  export npm_config_cache="$root/target/npm-cache"
+  mkdir -p "$CARGO_HOME"
+fi
 
 stage() { printf '\n==> %s\n' "$*"; }
 
@@ -27,9 +35,8 @@ cargo clippy --locked -p cloud-otp-core --target wasm32-unknown-unknown -- -D wa
 cargo clippy --locked -p cloud-otp-web --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 stage "dependency policy (deny.toml; advisories need the network and are not checked)"
-# cargo-deny reads the metadata of every platform's dependencies (windows-sys too): fetch them
-# from the registry first, since --offline only keeps it from fetching the advisory database.
-cargo fetch --locked
+# --offline only keeps it from fetching the advisory database; the bootstrap fetched every
+# platform's crates, which it reads.
 cargo deny --offline check licenses bans sources
 
 stage "core, server (SQLite and PostgreSQL) and doc tests"
