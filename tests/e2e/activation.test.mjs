@@ -1,4 +1,4 @@
-// Activation on the standalone page (the Any OTP way, PRODUCT.md rule 9): customer code, login
+// Activation on the standalone page (the Any OTP way, docs/product.md rule 9): customer code, login
 // ID and activation code step by step, each failure told on its step with its stable code;
 // several IDs from different institutions with a switcher (rule 10); and the optional PIN that
 // is part of the key. Desktop and mobile viewports, axe-core, CSP, screenshots.

@@ -56,7 +56,7 @@ for (const kind of ['desktop', 'mobile']) {
       assert.deepEqual(await picker.locator('option').allTextContents(), [first, second]);
       const code = await shownCode(page);
       await screen(page, 'standalone-code');
-      // Copy puts the code on the clipboard and says so (PRODUCT.md rule 11).
+      // Copy puts the code on the clipboard and says so (docs/product.md rule 11).
       await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.base });
       await press(page.getByRole('button', { name: 'Copy' }));
       await page.locator('[aria-live=polite]', { hasText: 'Copied' }).waitFor();

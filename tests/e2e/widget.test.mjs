@@ -122,7 +122,7 @@ for (const kind of ['desktop', 'mobile']) {
       await page.getByRole('heading', { name: 'OTP confirmed' }).waitFor();
       await page.locator('#result', { hasText: `Verified: ${user}` }).waitFor();
 
-      // The same code again, with a new session: refused as replayed (PRODUCT.md rule 3).
+      // The same code again, with a new session: refused as replayed (docs/product.md rule 3).
       await openDemo(page, server, user);
       await typeOnKeypad(page, code);
       await press(page.getByRole('button', { name: 'Confirm', exact: true }));

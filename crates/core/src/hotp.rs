@@ -66,7 +66,7 @@ impl FromStr for Algorithm {
 pub struct Digits(u8);
 
 impl Digits {
-    /// Six digits, what PRODUCT.md rule 1 requires.
+    /// Six digits, what docs/product.md rule 1 requires.
     pub const SIX: Digits = Digits(6);
 
     /// Checks the count once; RFC 4226 section 5.3 asks for at least 6 and 8 is the most
@@ -110,7 +110,7 @@ impl Default for Digits {
 pub struct Step(NonZeroU64);
 
 impl Step {
-    /// Sixty seconds, what PRODUCT.md rule 1 requires.
+    /// Sixty seconds, what docs/product.md rule 1 requires.
     pub const SIXTY: Step = Step(NonZeroU64::MIN.saturating_add(59));
 
     /// Checks that the step is at least one second.

@@ -1,11 +1,11 @@
 //! The verification policy: which time steps a code may come from, replay refusal and the
-//! failure lock, as one pure state machine (PRODUCT.md rules 1 to 4).
+//! failure lock, as one pure state machine (docs/product.md rules 1 to 4).
 
 use subtle::ConstantTimeEq;
 
 use crate::{Algorithm, Code, Digits, Secret, Step, counter_at, hotp};
 
-/// How codes are checked. [`Policy::default`] keeps PRODUCT.md's rules: 6 digits, SHA-1, a
+/// How codes are checked. [`Policy::default`] keeps the rules of docs/product.md: 6 digits, SHA-1, a
 /// 60-second step, steps t-1 and t accepted, nothing ahead, suspension after 5 failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
@@ -72,7 +72,7 @@ pub enum Outcome {
         /// Wrong codes still allowed, at least 1.
         attempts_left: u32,
     },
-    /// The code is right but its step was already used (PRODUCT.md rule 3). Not counted as a
+    /// The code is right but its step was already used (docs/product.md rule 3). Not counted as a
     /// failure: the person holds the device, someone replays an old code.
     Replayed,
     /// The user is suspended: already before this attempt, or by this wrong code.

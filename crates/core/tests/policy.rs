@@ -1,4 +1,4 @@
-//! The verification state machine against PRODUCT.md's rules 1 to 4, edge cases included.
+//! The verification state machine against rules 1 to 4 of docs/product.md, edge cases included.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails loudly on unexpected input.
 
 use cloud_otp_core::{

@@ -1,4 +1,4 @@
-//! The handlers of DESIGN.md's HTTP contract: browser endpoints (authorized by an OTP
+//! The handlers of the HTTP contract (docs/api.md): browser endpoints (authorized by an OTP
 //! session or an activation code) and institution endpoints (authorized by an API key).
 
 use axum::Json;
@@ -302,7 +302,7 @@ fn registration_result(registered: Registered) -> ApiResult<()> {
     }
 }
 
-/// Checks an activation code (PRODUCT.md rule 9): an ID without a code, a used code and an
+/// Checks an activation code (docs/product.md rule 9): an ID without a code, a used code and an
 /// expired code each get their own error, a code whose attempts are spent is dead, a wrong
 /// code is counted. Returns the attempt count read, which the registration checks again when
 /// it consumes the code.
@@ -765,7 +765,7 @@ pub struct UnlockRequest {
 }
 
 /// `POST /v1/users/{user_id}/unlock`: lifts a suspension after the institution's own
-/// identity check (PRODUCT.md rule 4); optionally retires the device too.
+/// identity check (docs/product.md rule 4); optionally retires the device too.
 pub async fn unlock(
     State(state): State<AppState>,
     Institution(tenant): Institution,

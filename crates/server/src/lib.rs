@@ -1,4 +1,4 @@
-//! cloud-otp-server: the verification server of DESIGN.md. [`app`] builds the whole HTTP
+//! cloud-otp-server: the verification server (docs/architecture.md). [`app`] builds the whole HTTP
 //! service from an [`AppState`], so tests drive it in-process and over a real socket alike.
 //!
 //! Layout: `api` (handlers of the HTTP contract), `http` (extractors and middleware),
@@ -43,7 +43,7 @@ use storage::Storage;
 pub const SESSION_TTL_MS: i64 = 10 * 60 * 1000;
 /// How long a pass can be redeemed: 120 seconds.
 pub const PASS_TTL_MS: i64 = 120 * 1000;
-/// How long an activation code is valid: 3 days (PRODUCT.md rule 9).
+/// How long an activation code is valid: 3 days (docs/product.md rule 9).
 pub const ACTIVATION_TTL_MS: i64 = 3 * 24 * 60 * 60 * 1000;
 /// Wrong activation codes allowed before the code is dead.
 pub const ACTIVATION_MAX_ATTEMPTS: i64 = 5;
@@ -53,7 +53,7 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The verification policy (PRODUCT.md rules 1 to 4).
+    /// The verification policy (docs/product.md rules 1 to 4).
     pub policy: Policy,
     /// Requests per minute per client address on the public endpoints; 0 = unlimited.
     pub rate_limit_per_minute: u32,

@@ -105,7 +105,7 @@ text_type!(
 );
 
 impl Purpose {
-    /// The purposes PRODUCT.md names; any other short text is accepted too.
+    /// The purposes docs/product.md names; any other short text is accepted too.
     pub const KNOWN: [&'static str; 4] = ["course_entry", "periodic", "exam", "assignment"];
 
     /// Checks a purpose.
@@ -192,7 +192,7 @@ impl CustomerCode {
 }
 
 text_type!(
-    /// A one-time code as typed: exactly 6 ASCII digits (PRODUCT.md rule 1).
+    /// A one-time code as typed: exactly 6 ASCII digits (docs/product.md rule 1).
     OtpCode
 );
 
@@ -216,7 +216,7 @@ impl OtpCode {
 }
 
 text_type!(
-    /// An activation code as typed: exactly 6 ASCII digits (PRODUCT.md rule 9).
+    /// An activation code as typed: exactly 6 ASCII digits (docs/product.md rule 9).
     ActivationCode
 );
 

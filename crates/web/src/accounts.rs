@@ -1,4 +1,4 @@
-//! The OTP accounts one browser holds (PRODUCT.md rule 10: up to 10 login IDs), what identifies
+//! The OTP accounts one browser holds (docs/product.md rule 10: up to 10 login IDs), what identifies
 //! them, and how they are written to IndexedDB next to their keys.
 
 use js_sys::Object;

@@ -1,4 +1,4 @@
-//! The client of the server's browser-facing contract (DESIGN.md, docs/api.md): `GET /v1/time`,
+//! The client of the server's browser-facing contract (docs/api.md): `GET /v1/time`,
 //! `GET /v1/customers/{code}`, `POST /v1/status`, `POST /v1/devices` and `POST /v1/verify`,
 //! every answer turned into a typed result.
 //!
@@ -24,7 +24,7 @@ const TIMEOUT_MS: u32 = 15_000;
 pub enum Authorization {
     /// An OTP session the training site opened for the trainee (the embedded widget).
     Session(String),
-    /// An activation code the institution issued (PRODUCT.md rule 9).
+    /// An activation code the institution issued (docs/product.md rule 9).
     Activation {
         /// The institution's 4-digit customer code.
         customer_code: String,
@@ -87,7 +87,7 @@ pub enum UserStatus {
     Unregistered,
     /// A device is registered and OTP works.
     Active,
-    /// Five wrong codes suspended OTP (PRODUCT.md rule 4).
+    /// Five wrong codes suspended OTP (docs/product.md rule 4).
     Locked,
 }
 

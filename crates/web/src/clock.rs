@@ -1,6 +1,6 @@
 //! Server time in the browser: the offset between the device clock and the server's, measured
 //! from one `GET /v1/time` round trip, and the TOTP step and remaining time on the corrected
-//! clock (PRODUCT.md rule 8: the device clock and its time zone never matter).
+//! clock (docs/product.md rule 8: the device clock and its time zone never matter).
 //!
 //! Everything here is a pure function of the times it is given, except [`device_now_ms`], the
 //! one place that reads the device clock.

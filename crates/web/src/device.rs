@@ -26,7 +26,7 @@ pub struct Registration {
     /// The login ID, when the caller knows it: with a session, this lets a full browser (10
     /// accounts) re-register one of its IDs without contacting the server first.
     pub user_id: Option<String>,
-    /// Retire the user's current device (PRODUCT.md rule 5, "register this browser instead").
+    /// Retire the user's current device (docs/product.md rule 5, "register this browser instead").
     pub replace: bool,
     /// The PIN the trainee chose, when the institution's policy asks for one: the key becomes
     /// HKDF(seed, PIN) ([`crate::pin`]).
@@ -395,7 +395,7 @@ impl Device {
 }
 
 /// The code of `key` at server time `server_ms`: WebCrypto HMAC-SHA-1 and the core's truncation,
-/// 60-second steps and 6 digits (PRODUCT.md rule 1).
+/// 60-second steps and 6 digits (docs/product.md rule 1).
 pub async fn code_at(key: &CryptoKey, server_ms: u64) -> Result<CurrentCode, Error> {
     let step = clock::step_time(server_ms, Step::SIXTY);
     let code = keystore::code(key, step.counter, Digits::SIX).await?;

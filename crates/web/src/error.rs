@@ -2,7 +2,7 @@
 //! can switch on, and the one warning (storage persistence) that is not a failure.
 
 /// The environment a trainee registered, as the server describes it in `device_exists` and
-/// `unapproved_device` answers (PRODUCT.md rule 5: the screen names it).
+/// `unapproved_device` answers (docs/product.md rule 5: the screen names it).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RegisteredDevice {
     /// A human label such as "Chrome on Windows".
@@ -164,7 +164,7 @@ impl Error {
     }
 
     /// Whether trying the same thing again later can succeed without the user changing
-    /// anything (PRODUCT.md rule 12: such errors never lose the registration).
+    /// anything (docs/product.md rule 12: such errors never lose the registration).
     ///
     /// ```
     /// use cloud_otp_web::Error;

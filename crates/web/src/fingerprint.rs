@@ -1,7 +1,7 @@
 //! The browser's fingerprint: a SHA-256 over stable traits of the browser and machine, and a
 //! human label ("Chrome on Linux") the unapproved-device screen can show.
 //!
-//! It is a second signal next to the key in IndexedDB, not the binding (DESIGN.md): a browser
+//! It is a second signal next to the key in IndexedDB, not the binding (docs/architecture.md): a browser
 //! update must not change it, so it holds families and hardware traits, never a version.
 
 use wasm_bindgen::{JsCast, JsValue};

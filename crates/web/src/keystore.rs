@@ -2,7 +2,7 @@
 //! kept in IndexedDB as the CryptoKey object itself, next to its account.
 //!
 //! IndexedDB is per origin and per browser profile, which is what binds the OTP device to this
-//! browser (DESIGN.md). Once imported, no code path can read the key bytes back: WebCrypto
+//! browser (docs/architecture.md). Once imported, no code path can read the key bytes back: WebCrypto
 //! refuses `exportKey` on a non-extractable key, and IndexedDB stores the key by structured
 //! clone without exposing its material.
 
@@ -302,7 +302,7 @@ fn hash_name(algorithm: Algorithm) -> &'static str {
 }
 
 /// Imports key bytes as an HMAC key that can only sign and can never be exported
-/// (extractable = false). The device key uses SHA-1 (PRODUCT.md rule 1).
+/// (extractable = false). The device key uses SHA-1 (docs/product.md rule 1).
 pub async fn import_hmac_key(secret: &[u8], algorithm: Algorithm) -> Result<CryptoKey, Error> {
     let params = Object::new();
     js::set(&params, "name", "HMAC");

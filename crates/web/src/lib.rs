@@ -1,5 +1,5 @@
-//! cloud-otp-web: the browser module that makes a browser an OTP device (DESIGN.md, "The
-//! browser module"), and its headless JavaScript API.
+//! cloud-otp-web: the browser module that makes a browser an OTP device (docs/architecture.md,
+//! "crates/web"), and its headless JavaScript API.
 //!
 //! The device key is generated here, sent once to the server, and kept as a non-extractable
 //! WebCrypto key in IndexedDB ([`keystore`]); codes come from WebCrypto's HMAC and the core's

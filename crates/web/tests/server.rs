@@ -131,7 +131,7 @@ async fn register_then_verify_then_the_code_is_spent() {
         pass.expires_at
     );
 
-    // PRODUCT.md rule 3: an accepted code is never accepted again.
+    // docs/product.md rule 3: an accepted code is never accepted again.
     let again = device
         .verify(&account.id, &session("alice", 1), &now.code)
         .await

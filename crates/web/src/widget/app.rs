@@ -41,7 +41,7 @@ enum Step {
 enum View {
     Loading,
     /// The step-by-step activation form (no session): customer code, login ID, activation
-    /// code (PRODUCT.md rule 9).
+    /// code (docs/product.md rule 9).
     Activate(Ask),
     /// Choose the PIN of a registration, when the institution's policy asks for one; `first`
     /// holds the first entry while it is typed again.
@@ -58,7 +58,7 @@ enum View {
         choices: Vec<Account>,
     },
     /// Register this browser; with `device`, the user's registered device is another one
-    /// (PRODUCT.md rule 5) and registering replaces it.
+    /// (docs/product.md rule 5) and registering replaces it.
     Register {
         device: Option<RegisteredDevice>,
         step: Step,
@@ -263,7 +263,7 @@ impl App {
         }
     }
 
-    /// The screen for a failure. None of them loses the registration (PRODUCT.md rule 12).
+    /// The screen for a failure. None of them loses the registration (docs/product.md rule 12).
     fn fail(&self, error: &Error) {
         let view = match error {
             Error::IndexedDbUnavailable | Error::KeyNotStorable | Error::QuotaExceeded => {
@@ -829,7 +829,7 @@ impl App {
             let changed = live.code.as_ref().map(|c| c.1) != Some(now.counter);
             live.deadline = js_sys::Date::now() + now.remaining_ms as f64;
             if entry {
-                // PRODUCT.md rule 6: little time left on entry, so say the next code is near.
+                // docs/product.md rule 6: little time left on entry, so say the next code is near.
                 live.hint = now.remaining_secs < 10;
             } else if changed {
                 live.hint = false;
@@ -878,7 +878,7 @@ impl App {
         };
     }
 
-    /// Copies the shown code (PRODUCT.md rule 11).
+    /// Copies the shown code (docs/product.md rule 11).
     fn copy(&self) {
         let Some(code) = self
             .live

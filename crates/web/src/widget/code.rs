@@ -1,5 +1,5 @@
 //! The code view: six large digits, the remaining time as a ring, a number and six dots (one per
-//! 10 seconds, as the apps in PRODUCT.md's manuals show it), a copy button, and a polite live
+//! 10 seconds, as the apps in the manuals of docs/product.md show it), a copy button, and a polite live
 //! region that announces the code's expiry once (WCAG 2.2 SC 4.1.3).
 
 use web_sys::{Element, HtmlElement};
@@ -98,7 +98,7 @@ impl CodeView {
             .set_class_name(if secs <= 10 { "timer low" } else { "timer" });
     }
 
-    /// Shows or hides the "wait for the next code" hint (PRODUCT.md rule 6).
+    /// Shows or hides the "wait for the next code" hint (docs/product.md rule 6).
     pub(crate) fn hint(&self, on: bool) {
         self.hint.set_hidden(!on);
     }

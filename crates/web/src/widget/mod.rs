@@ -1,4 +1,4 @@
-//! The widget trainees see (DESIGN.md, "The widget"): registration, the code with its clock,
+//! The widget trainees see (docs/architecture.md): registration, the code with its clock,
 //! the keypad, and every outcome, in Korean and English, rendered with web-sys on top of
 //! [`Device`](crate::Device). JavaScript mounts it with `mount(element, options)`; www/'s
 //! `<cloud-otp>` element does that inside a shadow root.

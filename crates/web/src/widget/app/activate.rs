@@ -1,4 +1,4 @@
-//! The activation form of the standalone page (PRODUCT.md rule 9, the Any OTP way): customer
+//! The activation form of the standalone page (docs/product.md rule 9, the Any OTP way): customer
 //! code, then login ID, then activation code, one step at a time; every failure is told on the
 //! step it concerns, in plain words with its stable code, and nothing typed is lost.
 
@@ -312,7 +312,7 @@ impl App {
         }
     }
 
-    /// Tells a failure of the form on the step it concerns (PRODUCT.md rule 12); what cannot be
+    /// Tells a failure of the form on the step it concerns (docs/product.md rule 12); what cannot be
     /// fixed in the form gets its own screen.
     fn failed(&self, error: &Error) {
         let lang = self.lang.get();
