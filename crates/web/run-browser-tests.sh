@@ -92,7 +92,7 @@ institution() {
 json_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
 
 sessions=""
-for user in alice bob carol dave erin grace; do
+for user in alice bob carol dave erin grace henry; do
   for _ in 1 2; do
     token="$(institution /v1/sessions "{\"user_id\":\"$user\",\"purpose\":\"course_entry\"}" | json_field session)"
     [[ -n "$token" ]] || { echo "run-browser-tests: no session for $user" >&2; exit 1; }

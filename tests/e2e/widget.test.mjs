@@ -297,9 +297,58 @@ for (const kind of ['desktop', 'mobile']) {
       await press(page.getByRole('button', { name: 'Register cloud OTP' }));
       await press(page.getByRole('button', { name: 'Confirm', exact: true }));
       await page.getByRole('heading', { name: 'This browser cannot keep the OTP key' }).waitFor();
-      await page.getByText('Open this page in a normal window or in another browser').waitFor();
+      await page.getByText('Open this page in a normal window or another browser').waitFor();
       assert.equal(registrations, 0);
       await screen(page, 'no-storage');
+      await context.close();
+    });
+
+    it('tells a browser whose data was erased so, and registers it again in one step', async () => {
+      const { context, page } = await newDevice(browser, kind);
+      const user = newUser(`${kind}-erased`);
+      await register(page, server, user);
+      // What Safari does after 7 days without a visit, and what clearing site data does.
+      await page.evaluate(() => new Promise((done, fail) => {
+        const request = indexedDB.deleteDatabase('cloud-otp');
+        request.onsuccess = done;
+        request.onerror = () => fail(request.error);
+        request.onblocked = () => fail(new Error('blocked'));
+      }));
+      await openDemo(page, server, user);
+      await page.getByRole('heading', { name: "This browser's OTP data was erased" }).waitFor();
+      await page.getByText(`ID ${user} was registered in this browser (${labels[kind]}, `).waitFor();
+      assert.equal(await page.getByText('This browser is not your OTP device').count(), 0);
+      await screen(page, 'erased');
+      await press(page.getByRole('button', { name: 'Register this browser again' }));
+      await shownCode(page);
+      const { body } = await server.api('GET', `/v1/audit?user_id=${encodeURIComponent(user)}`);
+      const events = body.events.map((e) => `${e.event}:${e.outcome}`);
+      assert.deepEqual(events.filter((e) => e.startsWith('device_')).sort(), [
+        'device_registered:registered', 'device_reregistered:registered', 'device_retired:reregistered',
+      ]);
+      await context.close();
+    });
+
+    it('registers nothing when a stored key reads back as nothing', async () => {
+      const { context, page } = await newDevice(browser, kind);
+      // As some iPhone builds do: the key is stored, but reading it back gives nothing.
+      await context.addInitScript(() => {
+        const get = IDBObjectStore.prototype.get;
+        IDBObjectStore.prototype.get = function (key) {
+          const request = get.call(this, key);
+          if (key === 'key-check') Object.defineProperty(request, 'result', { get: () => undefined });
+          return request;
+        };
+      });
+      let registrations = 0;
+      page.on('request', (r) => { if (r.url().endsWith('/v1/devices')) registrations += 1; });
+      const user = newUser(`${kind}-blank-key`);
+      await openDemo(page, server, user);
+      await press(page.getByRole('button', { name: 'Register cloud OTP' }));
+      await press(page.getByRole('button', { name: 'Confirm', exact: true }));
+      await page.getByRole('heading', { name: 'This browser cannot keep the OTP key' }).waitFor();
+      await page.getByText('Nothing was registered, and your ID is as it was.').waitFor();
+      assert.equal(registrations, 0);
       await context.close();
     });
   });

@@ -20,6 +20,7 @@ mod hotp;
 pub mod otpauth;
 mod pin;
 mod policy;
+mod proof;
 mod secret;
 
 pub use error::Error;
@@ -28,4 +29,5 @@ pub use hotp::{
 };
 pub use pin::{PIN_SALT, derive_pin_key};
 pub use policy::{Outcome, Policy, State, verify, verify_with_secret};
+pub use proof::{PROOF_COUNTER, PROOF_LEN, proof, proof_matches};
 pub use secret::Secret;

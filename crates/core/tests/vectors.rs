@@ -1,10 +1,14 @@
-//! The RFC 4226 Appendix D and RFC 6238 Appendix B test vectors, read from tests/vectors/.
+//! The RFC 4226 Appendix D and RFC 6238 Appendix B test vectors, and the registration proof, read
+//! from tests/vectors/
 #![allow(clippy::unwrap_used, clippy::expect_used)] // A test fails loudly on unexpected input.
 
-use cloud_otp_core::{Algorithm, Digits, Secret, Step, hotp, mac, totp, truncate};
+use cloud_otp_core::{
+    Algorithm, Digits, Secret, Step, hotp, mac, proof, proof_matches, totp, truncate,
+};
 
 const RFC4226: &str = include_str!("../../../tests/vectors/rfc4226.csv");
 const RFC6238: &str = include_str!("../../../tests/vectors/rfc6238.csv");
+const PROOF: &str = include_str!("../../../tests/vectors/proof.csv");
 
 /// The data rows of a CSV file (header skipped) with their line numbers, split on commas.
 fn rows(csv: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
@@ -68,4 +72,26 @@ fn rfc6238_appendix_b() {
         checked, 18,
         "RFC 6238 Appendix B has six times for each of three hashes"
     );
+}
+
+/// The registration proof (HMAC-SHA-1 at counter 2^64 - 1), computed independently with
+/// Python's hmac module; the browser tests check WebCrypto against the same file.
+#[test]
+fn registration_proofs() {
+    let mut checked = 0;
+    for (line, f) in rows(PROOF) {
+        let case = format!("proof.csv line {line}");
+        let secret = Secret::new(unhex(f[0])).unwrap();
+        assert_eq!(hex(&proof(&secret)), f[1], "{case}");
+        assert!(proof_matches(&secret, &unhex(f[1])), "{case}: matches");
+        checked += 1;
+    }
+    assert_eq!(checked, 2, "proof.csv has two keys");
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
 }

@@ -22,7 +22,7 @@ use crate::storage::{
 };
 use crate::validate::{
     ActivationCode, CustomerCode, DeviceId, Fingerprint, Label, OtpCode, Purpose, Token, UserId,
-    device_secret,
+    device_secret, key_proof,
 };
 use crate::{ACTIVATION_MAX_ATTEMPTS, ACTIVATION_TTL_MS, AppState, PASS_TTL_MS, SESSION_TTL_MS};
 
@@ -121,6 +121,21 @@ pub async fn customer(
 #[serde(deny_unknown_fields)]
 pub struct StatusRequest {
     session: String,
+    /// The asking browser's fingerprint, when it holds no key for the user: the answer then
+    /// says whether the registered device is this browser, whose key was erased.
+    fingerprint: Option<String>,
+}
+
+impl StatusRequest {
+    /// The fields, checked: the session's shape and the fingerprint, if any.
+    fn checked(&self) -> ApiResult<Option<Fingerprint>> {
+        Token::parse(&self.session).map_err(|_| ApiError::InvalidSession)?;
+        Ok(self
+            .fingerprint
+            .as_deref()
+            .map(Fingerprint::parse)
+            .transpose()?)
+    }
 }
 
 /// `POST /v1/status`: what the widget needs to choose its screen for a session.
@@ -129,6 +144,7 @@ pub async fn status(
     headers: HeaderMap,
     ApiJson(req): ApiJson<StatusRequest>,
 ) -> ApiResult<Json<Value>> {
+    let fingerprint = req.checked()?;
     let now = state.now();
     let (_, session, tenant) = usable_session(&state, &req.session, now).await?;
     check_origin(&state, &headers, &session.tenant_id).await?;
@@ -138,13 +154,20 @@ pub async fn status(
         .user(&session.tenant_id, &session.user_id)
         .await?;
     let failures = user.as_ref().map_or(0, |u| u.state.failures);
+    let device = user.as_ref().and_then(|u| u.device.as_ref());
+    // The same fingerprint and no key: this browser registered and then lost its data (the
+    // browser erased it after days without a visit, or the trainee cleared it).
+    let this_browser = device
+        .and_then(|d| d.fingerprint.as_deref())
+        .is_some_and(|f| fingerprint.as_ref().is_some_and(|mine| mine.as_str() == f));
     Ok(Json(json!({
         "user_id": session.user_id,
         "purpose": session.purpose,
         "expires_at": rfc3339(session.expires_ms),
         "user_status": user_status(user.as_ref()),
         "attempts_left": state.config.policy.max_failures.saturating_sub(failures),
-        "device": user.as_ref().and_then(|u| u.device.as_ref()).map(device_view),
+        "device": device.map(device_view),
+        "device_is_this_browser": this_browser,
         "institution": { "name": tenant.name, "customer_code": tenant.customer_code },
         "pin_digits": tenant.pin_digits.digits(),
     })))
@@ -159,6 +182,8 @@ pub struct DeviceRequest {
     user_id: Option<String>,
     activation_code: Option<String>,
     secret: String,
+    /// The proof that the browser stored the key and read it back ([`cloud_otp_core::proof`]).
+    proof: String,
     fingerprint: String,
     label: String,
     #[serde(default)]
@@ -842,13 +867,17 @@ impl AppState {
 }
 
 impl DeviceRequest {
-    /// The device fields, checked (malformed input is refused before anything is read).
+    /// The device fields, checked (malformed input is refused before anything is read), and
+    /// the key proven: a browser whose stored key is not the key it sends registers nothing.
     fn checked(&self) -> ApiResult<(Secret, Fingerprint, Label)> {
-        Ok((
-            device_secret(&self.secret)?,
-            Fingerprint::parse(&self.fingerprint)?,
-            Label::parse(&self.label)?,
-        ))
+        let secret = device_secret(&self.secret)?;
+        let proof = key_proof(&self.proof)?;
+        let fingerprint = Fingerprint::parse(&self.fingerprint)?;
+        let label = Label::parse(&self.label)?;
+        if !cloud_otp_core::proof_matches(&secret, &proof) {
+            return Err(ApiError::InvalidProof);
+        }
+        Ok((secret, fingerprint, label))
     }
 }
 
@@ -963,7 +992,7 @@ pub fn parse_body(kind: RequestBody, bytes: &[u8]) -> ApiResult<()> {
     match kind {
         RequestBody::Status => {
             let req: StatusRequest = parse_json(bytes)?;
-            Token::parse(&req.session).map_err(|_| ApiError::InvalidSession)?;
+            req.checked()?;
         }
         RequestBody::Devices => {
             let req: DeviceRequest = parse_json(bytes)?;

@@ -27,6 +27,10 @@ pub enum ApiError {
     /// 400 bad_request: malformed or missing input.
     #[error("{0}")]
     BadRequest(String),
+    /// 400 invalid_proof: the registration's proof was not made with the key it sends, so the
+    /// browser did not keep the key it would register (docs/api.md, `POST /v1/devices`).
+    #[error("the proof does not match the key: this browser did not keep the key it sent")]
+    InvalidProof,
     /// 401 unauthorized: missing or wrong API key.
     #[error("missing or invalid API key")]
     Unauthorized,
@@ -121,6 +125,7 @@ impl ApiError {
         use ApiError::*;
         match self {
             BadRequest(_) => ("bad_request", StatusCode::BAD_REQUEST),
+            InvalidProof => ("invalid_proof", StatusCode::BAD_REQUEST),
             Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED),
             InvalidSession => ("invalid_session", StatusCode::UNAUTHORIZED),
             InvalidActivation { .. } => ("invalid_activation", StatusCode::UNAUTHORIZED),

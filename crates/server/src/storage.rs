@@ -954,17 +954,28 @@ impl Storage {
             .execute(&mut *tx)
             .await?;
             let mut events = Vec::new();
+            // The same browser again (its fingerprint): it lost its key, usually because the
+            // browser erased the site's data, and is not another device taking over.
+            let same_browser = old
+                .as_ref()
+                .is_some_and(|o| o.fingerprint.is_some() && o.fingerprint == r.device.fingerprint);
             if let Some(old) = &old {
+                let why = if same_browser {
+                    "reregistered"
+                } else {
+                    "replaced"
+                };
                 events.push(
-                    AuditEvent::new(&r.tenant_id, &r.user_id, now, "device_retired", "replaced")
+                    AuditEvent::new(&r.tenant_id, &r.user_id, now, "device_retired", why)
                         .device(&old.label),
                 );
             }
-            let (event, how) = if old.is_some() {
-                ("device_replaced", "registered")
-            } else {
-                ("device_registered", "registered")
+            let event = match (&old, same_browser) {
+                (Some(_), true) => "device_reregistered",
+                (Some(_), false) => "device_replaced",
+                (None, _) => "device_registered",
             };
+            let how = "registered";
             let via = if r.activation_attempts.is_some() {
                 "activation"
             } else {

@@ -356,15 +356,28 @@ impl Origin {
 /// ```
 pub fn device_secret(text: &str) -> Result<Secret, Invalid> {
     const BAD: Invalid = Invalid("secret must be 20 bytes in base64url");
+    Secret::new(base64url_20(text).ok_or(BAD)?).map_err(|_| BAD)
+}
+
+/// Decodes the proof of a stored key ([`cloud_otp_core::proof`]) sent with a registration:
+/// base64url (padding optional) of exactly 20 bytes.
+///
+/// ```
+/// use cloud_otp_server::validate::key_proof;
+/// assert_eq!(key_proof("AAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap(), [0; 20]);
+/// assert!(key_proof("").is_err());
+/// ```
+pub fn key_proof(text: &str) -> Result<Vec<u8>, Invalid> {
+    base64url_20(text).ok_or(Invalid("proof must be 20 bytes in base64url"))
+}
+
+/// base64url, padding optional, of exactly 20 bytes.
+fn base64url_20(text: &str) -> Option<Vec<u8>> {
     let engine = GeneralPurpose::new(
         &base64::alphabet::URL_SAFE,
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
     );
-    let bytes = engine.decode(text).map_err(|_| BAD)?;
-    if bytes.len() != 20 {
-        return Err(BAD);
-    }
-    Secret::new(bytes).map_err(|_| BAD)
+    engine.decode(text).ok().filter(|bytes| bytes.len() == 20)
 }
 
 /// An institution's PIN policy: how many digits the PIN has that the trainee's browser mixes

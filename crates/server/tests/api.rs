@@ -24,6 +24,7 @@ on_both_backends!(
     a_right_code_resets_the_failure_count,
     unlock_can_revoke_the_device_and_devices_can_be_removed,
     one_device_per_user_and_replace_retires_the_old_one,
+    a_browser_whose_key_was_erased_is_told_apart_from_another_device,
     another_browser_is_an_unapproved_device,
     users_without_a_device_are_not_registered,
     tenants_are_isolated,
@@ -373,7 +374,7 @@ async fn five_wrong_codes_lock_until_the_institution_unlocks(backend: Backend) {
     // A locked user cannot escape by registering another browser.
     let other = Device::new("u1", "Safari on iPhone");
     let (status, body) = app
-        .post("/v1/devices", None, json!({ "replace": true, "session": session, "secret": other.secret_b64(), "fingerprint": other.fingerprint, "label": other.label }))
+        .post("/v1/devices", None, json!({ "replace": true, "session": session, "secret": other.secret_b64(), "proof": other.proof_b64(), "fingerprint": other.fingerprint, "label": other.label }))
         .await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -521,6 +522,87 @@ async fn one_device_per_user_and_replace_retires_the_old_one(backend: Backend) {
             "{expected:?} missing in {events:?}"
         );
     }
+}
+
+/// A browser that registered and then lost its key (the browser erased its data, or the
+/// trainee cleared it) sends its fingerprint with `/v1/status`: the answer says the registered
+/// device is this browser, and registering again is audited as `device_reregistered`, not as
+/// another device taking over.
+async fn a_browser_whose_key_was_erased_is_told_apart_from_another_device(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let key = app.tenant("Acme Academy", "5678", &[]).await;
+    let old = app.register(&key, "u1").await;
+    let session = app.session(&key, "u1").await;
+    let other = Device::new("u1-other", "Firefox on Linux");
+    for (fingerprint, this_browser) in [
+        (Some(old.fingerprint.as_str()), true),
+        (Some(other.fingerprint.as_str()), false),
+        (None, false),
+    ] {
+        let mut request = json!({ "session": session });
+        if let Some(f) = fingerprint {
+            request["fingerprint"] = json!(f);
+        }
+        let (status, body) = app.post("/v1/status", None, request).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["device"]["label"], "Chrome on Windows");
+        assert_eq!(
+            body["device_is_this_browser"],
+            json!(this_browser),
+            "{fingerprint:?}"
+        );
+    }
+    let (status, body) = app
+        .post(
+            "/v1/status",
+            None,
+            json!({ "session": session, "fingerprint": "not hex" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+
+    // The same browser registers again with a new key (the old one is gone with its data).
+    let again = Device::new("u1-again", "Chrome on Windows");
+    assert_eq!(again.fingerprint, old.fingerprint);
+    let mut request = again.registration(&session);
+    request["replace"] = json!(true);
+    let (status, body) = app.post("/v1/devices", None, request).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Then another browser takes over.
+    let mut request = other.registration(&session);
+    request["replace"] = json!(true);
+    let (status, body) = app.post("/v1/devices", None, request).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let (_, audit) = app.get("/v1/audit?user_id=u1", &key).await;
+    let mut events: Vec<(String, String, String)> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"].as_str().unwrap().starts_with("device_"))
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().into(),
+                e["outcome"].as_str().unwrap_or("").into(),
+                e["device_label"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    events.sort();
+    let expected: Vec<(String, String, String)> = [
+        ("device_registered", "registered", "Chrome on Windows"),
+        ("device_replaced", "registered", "Firefox on Linux"),
+        ("device_reregistered", "registered", "Chrome on Windows"),
+        ("device_retired", "replaced", "Chrome on Windows"),
+        ("device_retired", "reregistered", "Chrome on Windows"),
+    ]
+    .iter()
+    .map(|(a, b, c)| ((*a).into(), (*b).into(), (*c).into()))
+    .collect();
+    assert_eq!(events, expected);
 }
 
 async fn another_browser_is_an_unapproved_device(backend: Backend) {
@@ -673,7 +755,7 @@ async fn activation_codes(backend: Backend) {
     let request = |customer: &str, user: &str, activation: &str| {
         json!({
             "customer_code": customer, "user_id": user, "activation_code": activation,
-            "secret": device.secret_b64(), "fingerprint": device.fingerprint, "label": device.label,
+            "secret": device.secret_b64(), "proof": device.proof_b64(), "fingerprint": device.fingerprint, "label": device.label,
         })
     };
     let wrong = if code == "000000" { "000001" } else { "000000" };
@@ -734,7 +816,7 @@ async fn activation_codes(backend: Backend) {
     let second = body["activation_code"].as_str().unwrap().to_owned();
     let other = Device::new("u1", "Edge on Windows");
     let mut req = json!({ "customer_code": "5678", "user_id": "u1", "activation_code": second,
-        "secret": other.secret_b64(), "fingerprint": other.fingerprint, "label": other.label });
+        "secret": other.secret_b64(), "proof": other.proof_b64(), "fingerprint": other.fingerprint, "label": other.label });
     let (status, body) = app.post("/v1/devices", None, req.clone()).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -760,7 +842,7 @@ async fn activation_codes(backend: Backend) {
             "/v1/devices",
             None,
             json!({ "customer_code": "5678", "user_id": "u3", "activation_code": third,
-            "secret": dev3.secret_b64(), "fingerprint": dev3.fingerprint, "label": dev3.label }),
+            "secret": dev3.secret_b64(), "proof": dev3.proof_b64(), "fingerprint": dev3.fingerprint, "label": dev3.label }),
         )
         .await;
     assert_eq!(
@@ -782,7 +864,7 @@ async fn activation_code_attempts_are_limited(backend: Backend) {
         let device = device.clone();
         async move {
             app.post("/v1/devices", None, json!({ "customer_code": "5678", "user_id": "u1", "activation_code": activation,
-                "secret": device.secret_b64(), "fingerprint": device.fingerprint, "label": device.label }))
+                "secret": device.secret_b64(), "proof": device.proof_b64(), "fingerprint": device.fingerprint, "label": device.label }))
                 .await
         }
     };
@@ -1031,6 +1113,7 @@ async fn bad_requests_get_stable_4xx_errors(backend: Backend) {
             .replace("{device_id}", &device.id)
             .replace("{fingerprint}", &device.fingerprint)
             .replace("{secret}", &device.secret_b64())
+            .replace("{proof}", &device.proof_b64())
             .replace("{long_user}", &"x".repeat(129))
             .replace("{big}", &"a".repeat(20_000))
     };

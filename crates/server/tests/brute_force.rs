@@ -50,7 +50,7 @@ async fn from(
 fn activation(device: &Device, customer: &str, user: &str, code: &str) -> Value {
     json!({
         "customer_code": customer, "user_id": user, "activation_code": code,
-        "secret": device.secret_b64(), "fingerprint": device.fingerprint, "label": device.label,
+        "secret": device.secret_b64(), "proof": device.proof_b64(), "fingerprint": device.fingerprint, "label": device.label,
     })
 }
 

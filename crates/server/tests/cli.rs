@@ -745,7 +745,7 @@ async fn demo_admin_panel_issues_activation_codes_and_authenticator_qr_codes() {
         &format!("{base}/v1/devices"),
         None,
         &json!({ "customer_code": "1234", "user_id": "trainee-042", "activation_code": code,
-            "secret": device.secret_b64(), "fingerprint": device.fingerprint,
+            "secret": device.secret_b64(), "proof": device.proof_b64(), "fingerprint": device.fingerprint,
             "label": device.label }),
     )
     .await;

@@ -126,6 +126,7 @@ async fn every_field_refuses_hostile_values_without_side_effects(backend: Backen
             .replace("{device_id}", &device.id)
             .replace("{fingerprint}", &device.fingerprint)
             .replace("{secret}", &device.secret_b64())
+            .replace("{proof}", &device.proof_b64())
     };
     let before = snapshot(&app, &key).await;
     assert_eq!(before.0["failures"], 2);

@@ -261,7 +261,7 @@ async fn issue_activation(backend: Backend) {
     let device = Device::new("u1", "Chrome on Android");
     let request = |customer: &str| {
         json!({ "customer_code": customer, "user_id": "u1", "activation_code": code,
-            "secret": device.secret_b64(), "fingerprint": device.fingerprint,
+            "secret": device.secret_b64(), "proof": device.proof_b64(), "fingerprint": device.fingerprint,
             "label": device.label, "replace": true })
     };
     let (status, body) = w.browser("/v1/devices", request("5678")).await;
@@ -281,7 +281,7 @@ async fn use_an_activation_code(backend: Backend) {
     let device = Device::new("u3", "Chrome on Android");
     let request = |customer: &str| {
         json!({ "customer_code": customer, "user_id": "u3", "activation_code": w.activation,
-            "secret": device.secret_b64(), "fingerprint": device.fingerprint,
+            "secret": device.secret_b64(), "proof": device.proof_b64(), "fingerprint": device.fingerprint,
             "label": device.label })
     };
     let (status, body) = w.browser("/v1/devices", request("9012")).await;

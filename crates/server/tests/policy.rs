@@ -225,7 +225,7 @@ async fn a_closed_institution_refuses_trainees_but_keeps_its_administration(back
     let activation = body["activation_code"].as_str().unwrap().to_owned();
     let u2 = Device::new("u2", "Chrome on Android");
     let by_activation = json!({ "customer_code": "5678", "user_id": "u2",
-        "activation_code": activation, "secret": u2.secret_b64(),
+        "activation_code": activation, "secret": u2.secret_b64(), "proof": u2.proof_b64(),
         "fingerprint": u2.fingerprint, "label": u2.label });
 
     let after = app

@@ -164,7 +164,7 @@ async fn sighup_rotates_the_master_key_without_a_restart() {
     // The old key, still an extra key, keeps the activation code issued under it usable.
     let browser = Device::new("act", "Firefox on Linux");
     let registration = json!({ "customer_code": "5678", "user_id": "act",
-        "activation_code": activation, "secret": browser.secret_b64(),
+        "activation_code": activation, "secret": browser.secret_b64(), "proof": browser.proof_b64(),
         "fingerprint": browser.fingerprint, "label": browser.label });
     let (status, body) = call(
         &client,

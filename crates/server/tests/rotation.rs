@@ -190,7 +190,7 @@ async fn rotation_keeps_every_device_working(backend: Backend) {
             "/v1/devices",
             None,
             json!({ "customer_code": "5678", "user_id": "u3",
-            "activation_code": activation, "secret": u3.secret_b64(),
+            "activation_code": activation, "secret": u3.secret_b64(), "proof": u3.proof_b64(),
             "fingerprint": u3.fingerprint, "label": u3.label }),
         )
         .await;

@@ -247,7 +247,7 @@ async fn a_full_run_leaks_no_secret() {
     r.device_secret("u2 device secret", &u2.secret.clone());
     let request = |code: &str| {
         json!({ "customer_code": "5678", "user_id": "u2", "activation_code": code,
-            "secret": u2.secret_b64(), "fingerprint": u2.fingerprint, "label": u2.label })
+            "secret": u2.secret_b64(), "proof": u2.proof_b64(), "fingerprint": u2.fingerprint, "label": u2.label })
     };
     let (status, _) = r.post("/v1/devices", None, request(wrong_activation)).await;
     assert_eq!(status, 401);
@@ -344,7 +344,7 @@ async fn a_full_run_leaks_no_secret() {
     r.post(
         "/v1/devices",
         None,
-        json!({ "session": [session], "secret": u1.secret_b64(),
+        json!({ "session": [session], "secret": u1.secret_b64(), "proof": u1.proof_b64(),
         "fingerprint": u1.fingerprint, "label": u1.label }),
     )
     .await;

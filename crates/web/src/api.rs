@@ -154,6 +154,7 @@ impl ErrorBody {
                 registered_at: js::field(&device, "registered_at")
                     .map(|t| timestamp_text(&t))
                     .unwrap_or_default(),
+                this_browser: false,
             }),
         }
     }
@@ -168,6 +169,8 @@ impl ErrorBody {
 /// let body = ErrorBody { error: Some("invalid_code".into()), attempts_left: Some(2), device: None };
 /// assert_eq!(refusal(401, &body), Error::InvalidCode { attempts_left: 2 });
 /// assert_eq!(refusal(502, &ErrorBody::default()), Error::Server(502));
+/// let proof = ErrorBody { error: Some("invalid_proof".into()), ..ErrorBody::default() };
+/// assert_eq!(refusal(400, &proof), Error::KeyNotStorable);
 /// ```
 pub fn refusal(status: u16, body: &ErrorBody) -> Error {
     let device = || body.device.clone().unwrap_or_default();
@@ -186,6 +189,8 @@ pub fn refusal(status: u16, body: &ErrorBody) -> Error {
         Some("unknown_customer") => Error::UnknownCustomer,
         Some("service_closed") => Error::ServiceClosed,
         Some("bad_request") => Error::BadRequest,
+        // The key read back from IndexedDB is not the key sent: the browser does not keep keys.
+        Some("invalid_proof") => Error::KeyNotStorable,
         Some("rate_limited") => Error::RateLimited,
         _ if status == 429 => Error::RateLimited,
         Some(code) if (400..500).contains(&status) && is_error_code(code) => Error::Refused {
@@ -252,10 +257,18 @@ impl Client {
         })
     }
 
-    /// `POST /v1/status`: whose the session is and where they stand.
-    pub async fn status(&self, session: &str) -> Result<SessionStatus, Error> {
+    /// `POST /v1/status`: whose the session is and where they stand; with this browser's
+    /// `fingerprint`, also whether the registered device is this browser.
+    pub async fn status(
+        &self,
+        session: &str,
+        fingerprint: Option<&str>,
+    ) -> Result<SessionStatus, Error> {
         let body = Object::new();
         js::set(&body, "session", session);
+        if let Some(fingerprint) = fingerprint {
+            js::set(&body, "fingerprint", fingerprint);
+        }
         let answer = self.send("POST", "/v1/status", Some(&body)).await?;
         if !answer.ok() {
             return Err(answer.refusal());
@@ -267,12 +280,16 @@ impl Client {
             Some("locked") => UserStatus::Locked,
             _ => UserStatus::Unregistered,
         };
+        let mut device = ErrorBody::from_json(b).device;
+        if let Some(device) = device.as_mut() {
+            device.this_browser = js::bool_field(b, "device_is_this_browser") == Some(true);
+        }
         let institution = js::field(b, "institution");
         let institution_field = |name| institution.as_ref().and_then(|i| js::string_field(i, name));
         Ok(SessionStatus {
             user_id,
             user_status,
-            device: ErrorBody::from_json(b).device,
+            device,
             institution: institution_field("name").unwrap_or_default(),
             customer_code: institution_field("customer_code"),
             pin_digits: pin_policy(b),
@@ -298,11 +315,13 @@ impl Client {
     }
 
     /// `POST /v1/devices`. The key is sent here once, base64url-encoded (RFC 4648 section 5),
-    /// and the encoded copy is wiped before the request is awaited.
+    /// and the encoded copy is wiped before the request is awaited; `proof` is the key's proof
+    /// ([`cloud_otp_core::proof`]) computed with the key as IndexedDB gave it back.
     pub async fn register(
         &self,
         authorization: &Authorization,
         key: &[u8],
+        proof: &[u8],
         fingerprint: &str,
         label: &str,
         replace: bool,
@@ -324,6 +343,7 @@ impl Client {
             let encoded = base64url(key);
             js::set(&body, "secret", encoded.as_str());
         }
+        js::set(&body, "proof", base64url(proof).as_str());
         js::set(&body, "fingerprint", fingerprint);
         js::set(&body, "label", label);
         js::set(&body, "replace", replace);

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use cloud_otp_core::{Algorithm, Digits, Step};
+use cloud_otp_core::{Algorithm, Digits, PROOF_COUNTER, Step};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, StorageManager};
@@ -142,11 +142,20 @@ impl Device {
             ),
         };
         drop(key_bytes);
-        self.store.check_storable(&key)?;
+        // The key is stored and read back first, and the proof made with the key read back: a
+        // browser that cannot keep it fails here, and the server hears of nothing.
+        let key = self.store.round_trip(&key).await?;
+        // The key that signs: the stored one, or with a PIN the one derived from it.
+        let signing = match &registration.pin {
+            Some(pin) => pin::derive_key(&key, pin).await?,
+            None => key.clone(),
+        };
+        let proof = keystore::hmac(&signing, PROOF_COUNTER).await?;
         let registered = client
             .register(
                 &registration.authorization,
                 &secret,
+                &proof,
                 &fingerprint.hash,
                 &fingerprint.label,
                 registration.replace,
@@ -186,12 +195,11 @@ impl Device {
             &account.user_id,
         )?;
         self.store.save(&account, &key, replaces.as_deref()).await?;
-        if let Some(pin) = &registration.pin {
+        if registration.pin.is_some() {
             // The PIN was just typed: this visit shows codes without asking for it again.
-            let derived = pin::derive_key(&key, pin).await?;
             self.unlocked
                 .borrow_mut()
-                .push((account.id.clone(), derived));
+                .push((account.id.clone(), signing));
         }
         if persistence(true).await {
             self.warnings
@@ -273,8 +281,16 @@ impl Device {
         session: &str,
     ) -> Result<(SessionStatus, Option<Account>), Error> {
         let client = Client::new(server)?;
-        let status = client.status(session).await?;
-        let account = self.store.accounts().await?.into_iter().find(|a| {
+        let accounts = self.store.accounts().await?;
+        // A browser that holds no account at all may have lost its data: the fingerprint asks
+        // whether the user's device is this browser. A browser with accounts shows its code
+        // without waiting for the fingerprint.
+        let fingerprint = match accounts.is_empty() {
+            true => Some(self.fingerprint().await?.hash),
+            false => None,
+        };
+        let status = client.status(session, fingerprint.as_deref()).await?;
+        let account = accounts.into_iter().find(|a| {
             a.is_same_user(
                 client.server(),
                 status.customer_code.as_deref(),

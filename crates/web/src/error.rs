@@ -9,6 +9,9 @@ pub struct RegisteredDevice {
     pub label: String,
     /// When it was registered, as ISO 8601 text (empty when the server did not say).
     pub registered_at: String,
+    /// Whether it is this browser (same fingerprint, `POST /v1/status`), which then lost its
+    /// key: the browser erased its data, or the trainee cleared it.
+    pub this_browser: bool,
 }
 
 /// Why an operation of the browser module did not succeed.

@@ -147,16 +147,24 @@ impl Keystore {
         committed(&tx).await
     }
 
-    /// Checks that IndexedDB accepts `value` (a CryptoKey) without keeping it: structured
-    /// cloning happens synchronously in `put`, so a browser that cannot store keys throws
-    /// DataCloneError right there, and aborting the transaction writes nothing. Run before a
-    /// registration, so the server never learns a key this browser cannot keep.
-    pub fn check_storable(&self, value: &JsValue) -> Result<(), Error> {
+    /// Stores `key`, reads it back and deletes it, and returns the key as IndexedDB gave it
+    /// back. Run before a registration, so that the server never learns a key this browser
+    /// cannot keep: a browser that cannot store keys throws DataCloneError in `put`, and some
+    /// read a stored key back as nothing ([`Error::KeyNotStorable`] for both).
+    pub async fn round_trip(&self, key: &CryptoKey) -> Result<CryptoKey, Error> {
+        let slot = JsValue::from_str("key-check");
         let (tx, store) = self.store(CLOCKS, IdbTransactionMode::Readwrite)?;
-        let put = store.put_with_key(value, &JsValue::from_str("storage-check"));
-        // Aborting an active transaction cannot fail; one that already failed has nothing to undo.
-        let _ = tx.abort();
-        put.map(|_| ()).map_err(|e| storage_error(&e))
+        // The requests of a transaction run in order: the get reads what the put stored (as a
+        // structured clone, deserialized again), before the delete.
+        let requests = store.put_with_key(key, &slot).and_then(|_| {
+            let read = store.get(&slot)?;
+            store.delete(&slot)?;
+            Ok(read)
+        });
+        let read = requests.map_err(|e| abort(&tx, &e))?;
+        committed(&tx).await?;
+        let back = read.result().map_err(|e| storage_error(&e))?;
+        back.dyn_into().map_err(|_| Error::KeyNotStorable)
     }
 
     /// The clock offset last measured against `server`, if any.

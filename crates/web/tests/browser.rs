@@ -26,7 +26,11 @@ use web_sys::CryptoKey;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod support;
+use support::blank_idb_reads;
+
 const RFC6238: &str = include_str!("../../../tests/vectors/rfc6238.csv");
+const PROOF: &str = include_str!("../../../tests/vectors/proof.csv");
 const RFC_SHA1_SEED: &[u8] = b"12345678901234567890";
 /// A server nobody listens on (the discard port): anything sent there is a network failure.
 const DEAD_SERVER: &str = "http://127.0.0.1:9";
@@ -700,6 +704,40 @@ async fn clearing_the_browser_data_means_registering_again_not_a_crash() {
     drop(device);
 }
 
+/// The registration proof, computed by WebCrypto with a key read back from IndexedDB, matches
+/// tests/vectors/proof.csv (the core's own test checks the same file).
+#[wasm_bindgen_test]
+async fn registration_proof_matches_the_vectors() {
+    let db = fresh_database("proof").await;
+    let store = Keystore::open(&db).await.unwrap();
+    let mut checked = 0;
+    for (line, row) in PROOF.lines().enumerate().skip(1) {
+        let f: Vec<&str> = row.split(',').collect();
+        let secret = unhex(f[0]);
+        let key = keystore::import_hmac_key(&secret, Algorithm::Sha1)
+            .await
+            .unwrap();
+        let back = store.round_trip(&key).await.unwrap();
+        let proof = keystore::hmac(&back, cloud_otp_core::PROOF_COUNTER)
+            .await
+            .unwrap();
+        assert_eq!(hex(&proof), f[1], "proof.csv line {}", line + 1);
+        checked += 1;
+    }
+    assert_eq!(checked, 2);
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[wasm_bindgen_test]
 async fn storage_failures_have_their_own_codes() {
     let db = fresh_database("storable").await;
@@ -707,16 +745,28 @@ async fn storage_failures_have_their_own_codes() {
     let key = keystore::import_hmac_key(RFC_SHA1_SEED, Algorithm::Sha1)
         .await
         .unwrap();
-    store.check_storable(&key).unwrap();
+    let back = store.round_trip(&key).await.unwrap();
+    assert_eq!(
+        keystore::hmac(&back, 1).await.unwrap(),
+        keystore::hmac(&key, 1).await.unwrap()
+    );
     // A real DataCloneError from IndexedDB: a function cannot be cloned, as a CryptoKey cannot
     // in the browsers that refuse to store one.
     let not_cloneable: JsValue = js_sys::Function::new_no_args("return 1").into();
-    let refused = store.check_storable(&not_cloneable).unwrap_err();
+    let refused = store
+        .round_trip(not_cloneable.unchecked_ref())
+        .await
+        .unwrap_err();
     assert_eq!(
         (refused.clone(), refused.code()),
         (Error::KeyNotStorable, "key_not_storable")
     );
-    // The check wrote nothing.
+    // A stored key that reads back as nothing, as some iPhone builds give it.
+    let restore = blank_idb_reads();
+    let blank = store.round_trip(&key).await;
+    restore.call0(&JsValue::NULL).unwrap();
+    assert_eq!(blank.unwrap_err(), Error::KeyNotStorable);
+    // The checks wrote nothing.
     assert!(store.accounts().await.unwrap().is_empty());
     for (name, code) in [
         ("DataCloneError", "key_not_storable"),
@@ -741,6 +791,7 @@ fn server_answers_map_to_typed_errors() {
     let registered = RegisteredDevice {
         label: "Chrome on Windows".into(),
         registered_at: "2026-11-20T09:00:00.000Z".into(),
+        this_browser: false,
     };
     let cases: Vec<(u16, &str, Error)> = vec![
         (
@@ -955,6 +1006,7 @@ async fn the_javascript_api_speaks_camel_case_and_rejects_with_coded_errors() {
     let unapproved = error_to_js(Error::UnapprovedDevice(RegisteredDevice {
         label: "Chrome on Windows".into(),
         registered_at: "2026-11-20T09:00:00.000Z".into(),
+        this_browser: false,
     }));
     assert_eq!(
         get(&get(&unapproved, "device"), "label")

@@ -23,6 +23,9 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod support;
+use support::blank_idb_reads;
+
 const HOW: &str = "run crates/web/run-browser-tests.sh, which starts the server and sets it";
 
 fn server() -> &'static str {
@@ -75,6 +78,26 @@ async fn wrong_code(device: &Device, id: &str) -> String {
         })
         .find(|c| *c != now.code && *c != before.code)
         .unwrap()
+}
+
+/// A browser whose stored key reads back as nothing (as some iPhone builds give it) registers
+/// nothing: the server never hears of the key, so the same session registers later without
+/// replacing a device.
+#[wasm_bindgen_test]
+async fn a_key_that_does_not_read_back_registers_nothing() {
+    let device = fresh_device("henry").await;
+    let restore = blank_idb_reads();
+    let refused = device
+        .register(&with_session(session("henry", 0), false))
+        .await;
+    restore.call0(&JsValue::NULL).unwrap();
+    assert_eq!(refused.unwrap_err(), Error::KeyNotStorable);
+    assert!(device.accounts().await.unwrap().is_empty());
+    let account = device
+        .register(&with_session(session("henry", 0), false))
+        .await
+        .unwrap();
+    assert_eq!(account.user_id, "henry");
 }
 
 #[wasm_bindgen_test]

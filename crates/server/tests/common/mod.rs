@@ -407,10 +407,17 @@ impl Device {
         URL_SAFE_NO_PAD.encode(&self.secret)
     }
 
+    /// The proof that the key was stored and read back, as the browser sends it.
+    pub fn proof_b64(&self) -> String {
+        let secret = cloud_otp_core::Secret::new(self.secret.clone()).unwrap();
+        URL_SAFE_NO_PAD.encode(cloud_otp_core::proof(&secret))
+    }
+
     pub fn registration(&self, session: &str) -> Value {
         json!({
             "session": session,
             "secret": self.secret_b64(),
+            "proof": self.proof_b64(),
             "fingerprint": self.fingerprint,
             "label": self.label,
         })

@@ -490,6 +490,23 @@ impl App {
                 m.lines.push(lang.fill(T::RegisterWhat, &[&user]));
                 m.buttons.push((t(T::RegisterButton), Action::Register));
             }
+            // This browser registered and lost its key: one step registers it again.
+            View::Register {
+                device: Some(device),
+                step,
+            } if device.this_browser && *step != Step::Confirm => {
+                m.title = t(T::ErasedTitle);
+                let date = local_date(lang, &device.registered_at);
+                m.lines
+                    .push(lang.fill(T::ErasedText, &[&user, &device.label, &date]));
+                m.busy = *step == Step::Busy;
+                let button = if m.busy {
+                    T::Registering
+                } else {
+                    T::RegisterAgain
+                };
+                m.buttons.push((t(button), Action::Confirm));
+            }
             View::Register {
                 device: Some(device),
                 step: Step::Offer,

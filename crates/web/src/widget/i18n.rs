@@ -94,6 +94,9 @@ pub enum T {
     UnapprovedText,
     ReplaceWarning,
     ReplaceButton,
+    ErasedTitle,
+    ErasedText,
+    RegisterAgain,
     CodeTitle,
     Digits,
     Seconds,
@@ -216,6 +219,9 @@ This browser is not your OTP device
 OTP for ID % is registered on % (registered %).
 If you register this browser instead, % stops working for OTP.
 Register this browser instead
+This browser's OTP data was erased
+ID % was registered in this browser (%, %), but its OTP data has been erased, as browsers do after days without a visit (Safari: 7) or when site data is cleared.
+Register this browser again
 Your OTP code
 Code: %
 % s
@@ -244,8 +250,8 @@ To unlock it, contact %: they confirm your identity (for example by phone) and u
 your training institution
 Check again
 This browser cannot keep the OTP key
-This usually means a private (incognito) window, or a mode that blocks site storage, such as Lockdown Mode.
-Open this page in a normal window or in another browser, and register there.
+Nothing was registered, and your ID is as it was. This usually means a private (incognito) window, or a mode that blocks site storage, such as Lockdown Mode.
+Open this page in a normal window or another browser and register there, or ask your institution about an authenticator app.
 Cannot reach the OTP server
 Check your internet connection and try again. Nothing was lost.
 This OTP request has expired
@@ -315,6 +321,9 @@ OTP가 등록된 기기가 아닙니다
 아이디 %의 OTP는 %에 등록되어 있습니다(% 등록).
 이 브라우저를 대신 등록하면 %에서는 더 이상 OTP를 쓸 수 없습니다.
 이 브라우저를 대신 등록
+이 브라우저의 OTP 정보가 지워졌습니다
+아이디 %의 OTP가 이 브라우저(%, %)에 등록되어 있었지만 OTP 정보가 지워졌습니다. 며칠 방문하지 않거나(Safari는 7일) 사이트 데이터를 삭제하면 브라우저가 지웁니다.
+이 브라우저 다시 등록
 OTP 인증번호
 인증번호: %
 %초
@@ -343,8 +352,8 @@ OTP 사용이 정지되었습니다
 소속 훈련기관
 다시 확인
 이 브라우저는 OTP 키를 저장할 수 없습니다
-대개 시크릿(개인 정보 보호) 창이거나, 잠금 모드처럼 사이트 저장을 막는 모드이기 때문입니다.
-일반 창이나 다른 브라우저에서 이 페이지를 열고 그곳에서 등록하세요.
+아무것도 등록되지 않았으며 아이디는 그대로입니다. 대개 시크릿(개인 정보 보호) 창이거나, 잠금 모드처럼 사이트 저장을 막는 모드이기 때문입니다.
+일반 창이나 다른 브라우저에서 이 페이지를 열어 등록하거나, 교육기관에 인증 앱을 문의하세요.
 OTP 서버에 연결할 수 없습니다
 인터넷 연결을 확인하고 다시 시도하세요. 등록 정보는 그대로입니다.
 OTP 요청 시간이 지났습니다
