@@ -83,10 +83,24 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge
+        } else if timed_out(&rejection) {
+            ApiError::RequestTimeout
         } else {
             ApiError::BadRequest("the request body could not be read".into())
         }
     })
+}
+
+/// Whether an error was caused by the body timeout of [`crate::app`].
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Parses a JSON body into a request type, as every JSON handler does.
@@ -202,12 +216,91 @@ pub fn origin_of(headers: &HeaderMap) -> Option<String> {
         .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
 }
 
-/// Whether `origin` is this server itself (the page was served from here), judged by the
-/// Host header the browser sent.
-pub fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, h)| h);
-    matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
+/// The last entry of the last line of a list header such as X-Forwarded-For: the one the
+/// nearest proxy added. Earlier lines and entries come from further away, the client included,
+/// so they are never trusted.
+fn last_entry<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let line = headers.get_all(name).iter().next_back()?.to_str().ok()?;
+    line.rsplit(',').next().map(str::trim)
+}
+
+/// The single Host header, if there is exactly one.
+fn single_host(headers: &HeaderMap) -> Option<&str> {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(host), None) => host.to_str().ok(),
+        _ => None,
+    }
+}
+
+/// Whether `origin` is this server itself (the page was served from here): the scheme the
+/// request came with and the Host header the browser sent. The server speaks plain HTTP, so
+/// the scheme is `http`, unless `trust_proxy` is set and the proxy's X-Forwarded-Proto (its
+/// last entry) says `https`. An `https://` Origin on a plain-HTTP request is another origin.
+///
+/// ```
+/// use axum::http::{HeaderMap, HeaderValue, header};
+/// use cloud_otp_server::http::same_origin;
+/// let mut h = HeaderMap::new();
+/// h.insert(header::HOST, HeaderValue::from_static("otp.example:8080"));
+/// assert!(same_origin(&h, "http://otp.example:8080", false));
+/// assert!(!same_origin(&h, "https://otp.example:8080", false));
+/// h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+/// assert!(same_origin(&h, "https://otp.example:8080", true));
+/// assert!(!same_origin(&h, "https://otp.example:8080", false));
+/// ```
+pub fn same_origin(headers: &HeaderMap, origin: &str, trust_proxy: bool) -> bool {
+    let Some(host) = single_host(headers) else {
+        return false;
+    };
+    let https = trust_proxy
+        && last_entry(headers, "x-forwarded-proto")
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let scheme = if https { "https://" } else { "http://" };
+    origin
+        .strip_prefix(scheme)
+        .is_some_and(|h| h.eq_ignore_ascii_case(host))
+}
+
+/// Which Host headers the server answers (docs/security.md, "DNS rebinding").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostPolicy {
+    /// Any name: the server listens on a public address, or a reverse proxy chose the site by
+    /// its name before forwarding.
+    Any,
+    /// Only loopback names (`localhost`, 127.0.0.0/8, `[::1]`, any port): a server on a
+    /// loopback address is reached from this machine only, so another name in Host is a DNS
+    /// name pointed at 127.0.0.1 by someone else's web page.
+    Loopback,
+}
+
+/// Whether a Host header names this machine's loopback interface.
+///
+/// ```
+/// use cloud_otp_server::http::is_loopback_host;
+/// assert!(is_loopback_host("localhost:8080") && is_loopback_host("127.0.0.1"));
+/// assert!(is_loopback_host("[::1]:8080") && is_loopback_host("LOCALHOST"));
+/// assert!(!is_loopback_host("evil.example:8080") && !is_loopback_host("[::2]:80"));
+/// ```
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or("", |(ip, _)| ip),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses a request without exactly one Host header (RFC 9112 section 3.2: 400), and under
+/// [`HostPolicy::Loopback`] one whose Host is not a loopback name (421 wrong_host).
+pub async fn require_host(State(policy): State<HostPolicy>, req: Request, next: Next) -> Response {
+    let Some(host) = single_host(req.headers()) else {
+        return ApiError::BadRequest("send exactly one Host header".into()).into_response();
+    };
+    if policy == HostPolicy::Loopback && !is_loopback_host(host) {
+        return ApiError::WrongHost.into_response();
+    }
+    next.run(req).await
 }
 
 /// CORS for the browser endpoints (Fetch standard, CORS protocol): an origin that some tenant
@@ -217,7 +310,7 @@ pub async fn cors(State(state): State<AppState>, req: Request, next: Next) -> Re
     let Some(origin) = origin_of(req.headers()) else {
         return next.run(req).await;
     };
-    let allowed = same_origin(req.headers(), &origin)
+    let allowed = same_origin(req.headers(), &origin, state.config.trust_forwarded_for)
         || state.storage.origin_known(&origin).await.unwrap_or(false);
     let preflight = req.method() == Method::OPTIONS
         && req
@@ -263,7 +356,9 @@ pub async fn check_origin(
     let Some(origin) = origin_of(headers) else {
         return Ok(());
     };
-    if same_origin(headers, &origin) || state.storage.tenant_has_origin(tenant_id, &origin).await? {
+    if same_origin(headers, &origin, state.config.trust_forwarded_for)
+        || state.storage.tenant_has_origin(tenant_id, &origin).await?
+    {
         Ok(())
     } else {
         Err(ApiError::OriginNotAllowed)

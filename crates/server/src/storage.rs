@@ -398,6 +398,45 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Makes an SQLite database file and its `-wal` and `-shm` files readable by their owner
+/// only (0600): they hold user IDs and the audit log. A new database file is created so
+/// before SQLite creates it with the umask's mode (0644 under umask 022, even in a private
+/// directory made earlier by someone else); SQLite gives the `-wal` and `-shm` files it
+/// creates the database file's mode, and files from before are narrowed here. A failure is
+/// logged, not fatal: the database may be another user's file that this one may only write.
+fn private_sqlite_files(db: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let name = db.as_os_str();
+        if name.is_empty() || name == ":memory:" {
+            return;
+        }
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(db);
+        if let Err(e) = created
+            && e.kind() != std::io::ErrorKind::AlreadyExists
+        {
+            tracing::warn!(file = %db.display(), error = %e, "cannot create the database file");
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = name.to_owned();
+            file.push(suffix);
+            let narrowed = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
+            if let Err(e) = narrowed
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(file = %Path::new(&file).display(), error = %e, "cannot make the database file private (0600)");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db;
+}
+
 /// Orders audit ids written by this process within one millisecond.
 static AUDIT_SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -531,6 +570,7 @@ impl Storage {
     }
 
     async fn open_sqlite(options: SqliteConnectOptions) -> Result<Storage> {
+        private_sqlite_files(options.get_filename());
         // WAL lets readers run beside the one writer; the busy timeout makes writers queue
         // instead of failing when many verifications arrive at once. synchronous=NORMAL in
         // WAL mode: a commit is written to the WAL file (in the operating system's hands, so
