@@ -3,7 +3,7 @@
 //! limiting, security headers and request logs.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -400,7 +400,8 @@ impl RateLimiter {
         }
     }
 
-    /// Counts one request of `ip` at `now_ms`; `Err(seconds)` tells how long to wait.
+    /// Counts one request of `ip` (in its [`bucket`]) at `now_ms`; `Err(seconds)` tells how
+    /// long to wait.
     ///
     /// ```
     /// use cloud_otp_server::http::RateLimiter;
@@ -425,7 +426,7 @@ impl RateLimiter {
             *current = index;
             counts.clear();
         }
-        let count = counts.entry(ip).or_insert(0);
+        let count = counts.entry(bucket(ip)).or_insert(0);
         if *count >= self.limit {
             let wait_ms = (index + 1) * self.window_ms - now_ms;
             return Err(wait_ms.div_ceil(1000).max(1));
@@ -435,22 +436,41 @@ impl RateLimiter {
     }
 }
 
+/// The rate limiters' bucket of an address: each IPv4 address (also when written as an
+/// IPv4-mapped IPv6 address) its own, IPv6 addresses by their /64 network, since one home,
+/// phone or server usually holds a whole /64 (RFC 7421) and could otherwise take a fresh
+/// address, and so a fresh allowance, for every request.
+///
+/// ```
+/// use cloud_otp_server::http::bucket;
+/// let a = bucket("2001:db8:1:2::1".parse().unwrap());
+/// assert_eq!(a, bucket("2001:db8:1:2:ffff::9".parse().unwrap()));
+/// assert_ne!(a, bucket("2001:db8:1:3::1".parse().unwrap()));
+/// assert_eq!(bucket("::ffff:192.0.2.1".parse().unwrap()), bucket("192.0.2.1".parse().unwrap()));
+/// ```
+pub fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+        v4 => v4,
+    }
+}
+
 /// The client's address: the TCP peer, or with `trust_forwarded_for` the last address in
-/// X-Forwarded-For (the one the trusted proxy added).
+/// X-Forwarded-For (the one the trusted proxy added), read across all its lines: a proxy
+/// appends to the last line or adds a line, so the client's own lines come before it. An
+/// unreadable last entry counts as the proxy's own address, never as the client's choice.
 fn client_ip(state: &AppState, req: &Request) -> IpAddr {
     client_ip_of(state, req.headers(), req.extensions())
 }
 
 fn client_ip_of(state: &AppState, headers: &HeaderMap, extensions: &Extensions) -> IpAddr {
-    if state.config.trust_forwarded_for {
-        let forwarded = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok());
-        if let Some(ip) = forwarded {
-            return ip;
-        }
+    if state.config.trust_forwarded_for
+        && let Some(ip) = last_entry(headers, "x-forwarded-for").and_then(|v| v.parse().ok())
+    {
+        return ip;
     }
     extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -912,8 +912,26 @@ impl Storage {
 
     /// Registers a device in one transaction: creates the user if new, refuses if locked,
     /// consumes the activation code if one authorizes it, retires the old device if
-    /// `replace`, and writes the audit events.
+    /// `replace`, and writes the audit events. A registration by activation code should use
+    /// [`Storage::register_device_by_activation`], which also makes sure the code consumed is
+    /// the one checked.
     pub async fn register_device(&self, r: &Registration) -> Result<Registered> {
+        self.register(r, None).await
+    }
+
+    /// [`Storage::register_device`] authorized by the activation code whose keyed hash is
+    /// `code_hash` (with `r.activation_attempts` read together with it): if the institution
+    /// issued another code since it was checked, nothing is consumed and the answer is
+    /// [`Registered::ActivationGone`], so the new code is checked in turn.
+    pub async fn register_device_by_activation(
+        &self,
+        r: &Registration,
+        code_hash: &str,
+    ) -> Result<Registered> {
+        self.register(r, Some(code_hash)).await
+    }
+
+    async fn register(&self, r: &Registration, code_hash: Option<&str>) -> Result<Registered> {
         let now = r.now_ms;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -926,9 +944,11 @@ impl Storage {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            // Locks the user row (PostgreSQL) and invalidates verifications in flight.
+            // Locks the user row (PostgreSQL) and invalidates verifications in flight. The
+            // last accepted step stays: a code accepted once is never accepted again, also
+            // when the same secret is registered again (docs/security.md).
             let unlocked = sqlx::query(
-                "UPDATE users SET version = version + 1, last_step = NULL \
+                "UPDATE users SET version = version + 1 \
                  WHERE tenant_id = $1 AND user_id = $2 AND locked = FALSE",
             )
             .bind(&r.tenant_id)
@@ -942,12 +962,14 @@ impl Storage {
             if let Some(attempts) = r.activation_attempts {
                 let used = sqlx::query(
                     "UPDATE activations SET used_ms = $1 WHERE tenant_id = $2 AND user_id = $3 \
-                     AND used_ms IS NULL AND attempts = $4 AND expires_ms > $1",
+                     AND used_ms IS NULL AND attempts = $4 AND expires_ms > $1 \
+                     AND ($5 IS NULL OR code_hash = $5)",
                 )
                 .bind(now)
                 .bind(&r.tenant_id)
                 .bind(&r.user_id)
                 .bind(attempts)
+                .bind(code_hash)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -1134,8 +1156,9 @@ impl Storage {
     pub async fn remove_device(&self, tenant_id: &str, user_id: &str, now_ms: i64) -> Result<bool> {
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
+            // The last accepted step stays, as in `register_device`.
             sqlx::query(
-                "UPDATE users SET version = version + 1, last_step = NULL \
+                "UPDATE users SET version = version + 1 \
                  WHERE tenant_id = $1 AND user_id = $2",
             )
             .bind(tenant_id)
