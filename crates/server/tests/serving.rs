@@ -9,16 +9,19 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::extract::Request;
+use axum::routing::post;
 use cloud_otp_server::http::HostPolicy;
 use cloud_otp_server::listen::{Limits, serve};
 use common::binary::{self, Served};
 use common::{Backend, TestApp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
 /// The bound for "the server acts on its own": far above the 1 s timeouts configured.
@@ -29,6 +32,9 @@ struct Running {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     done: JoinHandle<()>,
+    /// Told when a request to the test route `POST /test/stall` starts, before it reads its
+    /// body: then the request is certainly in flight.
+    stall_started: Arc<Notify>,
     _app: TestApp,
 }
 
@@ -42,13 +48,23 @@ async fn start(client_timeout: Duration, shutdown_timeout: Duration, hosts: Host
         shutdown_timeout,
         hosts,
     };
-    let done = tokio::spawn(serve(listener, app.router.clone(), limits, async {
+    let stall_started = Arc::new(Notify::new());
+    let started = stall_started.clone();
+    let router = app.router.clone().route(
+        "/test/stall",
+        post(move |req: Request| async move {
+            started.notify_one();
+            let _ = axum::body::to_bytes(req.into_body(), 1024).await;
+        }),
+    );
+    let done = tokio::spawn(serve(listener, router, limits, async {
         let _ = stopped.await;
     }));
     Running {
         addr,
         stop: Some(stop),
         done,
+        stall_started,
         _app: app,
     }
 }
@@ -100,24 +116,29 @@ async fn shutdown_does_not_wait_for_stalled_connections() {
         HostPolicy::Any,
     )
     .await;
-    let mut stalled = Vec::new();
-    for request in [
-        "GET /v1/time HTTP/1.1\r\nHost: x\r\n",
-        "POST /v1/status HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-         Content-Length: 100\r\n\r\n{",
-    ] {
-        let mut stream = TcpStream::connect(server.addr).await.unwrap();
-        // A whole request first, so the connection is certainly accepted and served.
-        stream
-            .write_all(b"GET /v1/time HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buf = [0u8; 1024];
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
-        stream.write_all(request.as_bytes()).await.unwrap();
-        stalled.push(stream);
-    }
+    // Headers that never end, after a whole request (so the connection is certainly served).
+    let mut half_head = TcpStream::connect(server.addr).await.unwrap();
+    half_head
+        .write_all(b"GET /v1/time HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = half_head.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    half_head
+        .write_all(b"GET /v1/time HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // A request in flight whose body stopped after 1 of 100 bytes: graceful shutdown waits for
+    // it, and only the deadline ends it.
+    let mut half_body = TcpStream::connect(server.addr).await.unwrap();
+    half_body
+        .write_all(b"POST /test/stall HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    tokio::time::timeout(BOUND, server.stall_started.notified())
+        .await
+        .expect("the stalled request never started");
     server.stop.take().unwrap().send(()).unwrap();
     let stopped = tokio::time::timeout(BOUND, &mut server.done).await;
     assert!(
@@ -187,7 +208,7 @@ fn serve_command(data: &std::path::Path, args: &[&str]) -> Command {
 async fn sigterm_stops_the_binary_despite_a_stalled_client() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut server = Served::start(serve_command(
+    let mut c = serve_command(
         &data,
         &[
             "--listen",
@@ -197,7 +218,10 @@ async fn sigterm_stops_the_binary_despite_a_stalled_client() {
             "--shutdown-timeout",
             "1",
         ],
-    ));
+    );
+    // Debug logs say when a request started.
+    c.env("RUST_LOG", "info,cloud_otp_server=debug");
+    let mut server = Served::start(c);
     let addr = server.base.strip_prefix("http://").unwrap().to_owned();
     let mut stream = TcpStream::connect(&addr).await.unwrap();
     let request = format!("GET /v1/time HTTP/1.1\r\nHost: {addr}\r\n\r\n");
@@ -205,10 +229,14 @@ async fn sigterm_stops_the_binary_despite_a_stalled_client() {
     let mut buf = [0u8; 1024];
     let n = stream.read(&mut buf).await.unwrap();
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
-    stream
-        .write_all(format!("GET /v1/time HTTP/1.1\r\nHost: {addr}\r\n").as_bytes())
-        .await
-        .unwrap();
+    // A request in flight whose body stopped after 1 of 100 bytes: graceful shutdown waits
+    // for it, and only the deadline ends it (the client timeout is an hour).
+    let stalled = format!(
+        "POST /v1/status HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\n\r\n{{"
+    );
+    stream.write_all(stalled.as_bytes()).await.unwrap();
+    server.wait_for_output("request started", 2);
 
     let sent = Command::new("kill")
         .args(["-TERM", &server.pid().to_string()])
@@ -232,9 +260,27 @@ async fn sigterm_stops_the_binary_despite_a_stalled_client() {
 fn demo_is_refused_on_a_public_address_unless_forced() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let (ok, stdout, stderr) =
-        binary::run(serve_command(&data, &["--demo", "--listen", "0.0.0.0:0"]));
-    assert!(!ok, "{stdout}{stderr}");
+    // Spawned, not run to its end: a server that starts anyway must fail the test, not hang it.
+    let mut child = serve_command(&data, &["--demo", "--listen", "0.0.0.0:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + BOUND;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("serve --demo on 0.0.0.0 is still running after {BOUND:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{stdout}{stderr}");
     assert!(stdout.is_empty(), "it printed a URL: {stdout}");
     assert!(stderr.contains("--demo-on-public-address"), "{stderr}");
     assert!(!data.join(cloud_otp_server::demo::KEY_FILE).exists());
