@@ -248,7 +248,7 @@ pub async fn register_device(
     );
     let device_id = device.id.clone();
     for _ in 0..MAX_ROUNDS {
-        let attempts = match &activation {
+        let checked = match &activation {
             Some((user, code)) => {
                 Some(check_activation(&state, &tenant_id, user, code, now).await?)
             }
@@ -260,7 +260,7 @@ pub async fn register_device(
             &user_id,
             device.clone(),
             req.replace,
-            attempts,
+            checked,
             now,
         )
         .await?;
@@ -300,7 +300,7 @@ async fn register(
     user_id: &str,
     device: NewDevice,
     replace: bool,
-    activation_attempts: Option<i64>,
+    activation: Option<CheckedActivation>,
     now: i64,
 ) -> ApiResult<Registered> {
     let registration = Registration {
@@ -308,10 +308,26 @@ async fn register(
         user_id: user_id.to_owned(),
         device,
         replace,
-        activation_attempts,
+        activation_attempts: activation.as_ref().map(|a| a.attempts),
         now_ms: now,
     };
-    Ok(state.storage.register_device(&registration).await?)
+    let storage = &state.storage;
+    Ok(match &activation {
+        Some(a) => {
+            storage
+                .register_device_by_activation(&registration, &a.code_hash)
+                .await?
+        }
+        None => storage.register_device(&registration).await?,
+    })
+}
+
+/// An activation code that matched: the attempt count and the code's hash as read, which
+/// the registration checks again when it consumes the code.
+#[derive(Debug)]
+struct CheckedActivation {
+    attempts: i64,
+    code_hash: String,
 }
 
 /// The answer to a registration that was not retried.
@@ -329,15 +345,15 @@ fn registration_result(registered: Registered) -> ApiResult<()> {
 
 /// Checks an activation code (docs/product.md rule 9): an ID without a code, a used code and an
 /// expired code each get their own error, a code whose attempts are spent is dead, a wrong
-/// code is counted. Returns the attempt count read, which the registration checks again when
-/// it consumes the code.
+/// code is counted. Returns the attempt count and code read, which the registration checks
+/// again when it consumes the code.
 async fn check_activation(
     state: &AppState,
     tenant_id: &str,
     user: &UserId,
     code: &ActivationCode,
     now: i64,
-) -> ApiResult<i64> {
+) -> ApiResult<CheckedActivation> {
     let user_id = user.as_str();
     for _ in 0..MAX_ROUNDS {
         let Some(rec) = state.storage.activation(tenant_id, user_id).await? else {
@@ -358,7 +374,10 @@ async fn check_activation(
             code.as_str(),
             &rec.code_hash,
         ) {
-            return Ok(rec.attempts);
+            return Ok(CheckedActivation {
+                attempts: rec.attempts,
+                code_hash: rec.code_hash,
+            });
         }
         let left = u32::try_from(ACTIVATION_MAX_ATTEMPTS - rec.attempts - 1).unwrap_or(0);
         let event = AuditEvent::new(

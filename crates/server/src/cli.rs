@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
@@ -17,6 +16,8 @@ use crate::clock::{Clock, SystemClock, db_ms, rfc3339};
 use crate::crypto::{
     EXTRA_KEYS_ENV, EXTRA_KEYS_FILE, KEY_ENV, KEY_FILE, LoadedKeys, load_key_ring,
 };
+use crate::http::HostPolicy;
+use crate::listen::Limits;
 use crate::reload::{key_envs, primary_key_env};
 use crate::storage::{Storage, Tenant};
 use crate::validate::{CustomerCode, Origin, PinDigits, TenantName, UserId};
@@ -37,7 +38,8 @@ pub struct Cli {
 enum Command {
     /// Runs the HTTP server.
     ///
-    /// SIGINT or SIGTERM stop it after the requests in flight. SIGHUP reloads the master
+    /// SIGINT or SIGTERM stop it after the requests in flight (at most --shutdown-timeout
+    /// seconds). SIGHUP reloads the master
     /// keys from the key files (DATA_DIR/master.key and DATA_DIR/extra-master.keys, each
     /// used only when its variable, CLOUD_OTP_MASTER_KEY or CLOUD_OTP_EXTRA_MASTER_KEYS, is
     /// unset) without stopping; a key set that cannot be read or does not match the database
@@ -75,9 +77,14 @@ struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
-    /// Also create a demo institution and serve a demo training site at /demo/.
+    /// Also create a demo institution and serve a demo training site at /demo/. Refused on
+    /// an address other than loopback unless --demo-on-public-address is given too.
     #[arg(long)]
     demo: bool,
+    /// Allow --demo on an address others can reach: whoever reaches the demo gets sessions
+    /// for any trainee and authenticator secrets of the demo institution.
+    #[arg(long, requires = "demo")]
+    demo_on_public_address: bool,
     /// Directory of the built web app.
     #[arg(long, default_value = "dist")]
     dist: PathBuf,
@@ -87,9 +94,20 @@ struct ServeArgs {
     /// Activation-code attempts per hour per client address (0 = unlimited).
     #[arg(long, env = "CLOUD_OTP_ACTIVATION_RATE_LIMIT", default_value_t = 30)]
     activation_rate_limit: u32,
-    /// Take client addresses from X-Forwarded-For (only behind a trusted reverse proxy).
+    /// Take client addresses from X-Forwarded-For, and the scheme from X-Forwarded-Proto
+    /// (only behind a trusted reverse proxy).
     #[arg(long)]
     trust_forwarded_for: bool,
+    /// Seconds a client may take to send a request's headers, and between pieces of its
+    /// body; a slower client is disconnected (headers) or answered 408 (body).
+    #[arg(long, env = "CLOUD_OTP_CLIENT_TIMEOUT", default_value_t = crate::CLIENT_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    client_timeout: u64,
+    /// Seconds SIGINT or SIGTERM wait for requests in flight before the server closes the
+    /// connections still open and exits.
+    #[arg(long, env = "CLOUD_OTP_SHUTDOWN_TIMEOUT", default_value_t = crate::SHUTDOWN_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    shutdown_timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -513,13 +531,34 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::Io("cannot listen", e))?;
+    if args.demo && !addr.ip().is_loopback() && !args.demo_on_public_address {
+        return Err(CliError::Input(format!(
+            "--demo hands the demo institution's powers (sessions for any trainee, \
+             authenticator secrets) to anyone who reaches {addr}: listen on a loopback address \
+             (--listen 127.0.0.1:PORT), or add --demo-on-public-address if that is intended"
+        )));
+    }
     let base_url = public_url(addr);
     let config = Config {
         rate_limit_per_minute: args.rate_limit,
         activation_limit_per_hour: args.activation_rate_limit,
         trust_forwarded_for: args.trust_forwarded_for,
         dist_dir: args.dist.clone(),
+        client_timeout: Duration::from_secs(args.client_timeout),
+        shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
         ..Config::default()
+    };
+    // A server on loopback is reached from this machine only, unless a proxy forwards to it
+    // (--trust-forwarded-for): then other names in Host are DNS rebinding.
+    let hosts = if addr.ip().is_loopback() && !args.trust_forwarded_for {
+        HostPolicy::Loopback
+    } else {
+        HostPolicy::Any
+    };
+    let limits = Limits {
+        header_timeout: config.client_timeout,
+        shutdown_timeout: config.shutdown_timeout,
+        hosts,
     };
     let mut state = AppState::new(storage.clone(), keys.crypto, Arc::new(SystemClock), config);
     let mut url = format!("{base_url}/");
@@ -550,45 +589,37 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     // ending the process.
     crate::reload::reload_on_sighup(storage.clone(), state.crypto.clone(), data_dir.clone())
         .map_err(|e| CliError::Io("cannot handle SIGHUP", e))?;
+    let shutdown = shutdown_signal()?;
     say(&[url.clone()])?;
     tracing::info!(%url, database = if matches!(storage, Storage::Sqlite(_)) { "sqlite" } else { "postgres" }, "listening");
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    // Answers go out at once: each is written whole, so Nagle's algorithm (RFC 896) could
-    // only hold one back waiting for the client's delayed ACK of the one before.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| CliError::Io("server", e))?;
+    crate::listen::serve(listener, app(state), limits, shutdown).await;
     storage.close().await;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM; the server then stops accepting connections and finishes
-/// the requests in flight.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that resolves on SIGINT or SIGTERM; the server then stops accepting connections
+/// and finishes the requests in flight, waiting for them at most `--shutdown-timeout` seconds.
+/// The handlers are installed here, before the URL is printed: installed when the future is
+/// first polled, a signal sent just after the URL appeared ended the process at once.
+fn shutdown_signal() -> Result<impl Future<Output = ()>, CliError> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut interrupt, mut terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |kind| signal(kind).map_err(|e| CliError::Io("cannot handle signals", e));
+        (
+            install(SignalKind::interrupt())?,
+            install(SignalKind::terminate())?,
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down: finishing requests in flight");
+    })
 }

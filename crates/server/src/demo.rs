@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::admin::{create_tenant, rotate_api_key};
 use crate::crypto::{token_hash, write_private_file};
 use crate::error::ApiError;
-use crate::http::{ApiJson, path_segment};
+use crate::http::{ApiJson, origin_of, path_segment, same_origin};
 use crate::statics::escape_html as escape_text;
 use crate::storage::{Storage, StorageError};
 use crate::validate::{CustomerCode, Origin, Purpose, TenantName, UserId};
@@ -332,13 +332,23 @@ fn admin_error(status: StatusCode, title: &str, message: &str) -> Response {
 
 /// The panel's forms change the institution's data with the demo's API key, so only this
 /// server's own pages may post them: a browser marks a form posted from another site with
-/// `Sec-Fetch-Site: cross-site` or `same-site` (Fetch Metadata), which is refused. Clients
-/// that send no such header (curl, tests) are not browsers carrying a trainee's visit.
-fn from_this_site(headers: &HeaderMap) -> bool {
-    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+/// `Sec-Fetch-Site: cross-site` or `same-site` (Fetch Metadata), and browsers without Fetch
+/// Metadata still send the other site's `Origin` (or `null`) with a form post; both are
+/// refused. Clients that send neither header (curl, tests) are not browsers carrying a
+/// trainee's visit.
+fn from_this_site(state: &AppState, demo: &Demo, headers: &HeaderMap) -> bool {
+    let fetch_site_ok = match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         None => true,
         Some(site) => site == "same-origin" || site == "none",
-    }
+    };
+    let origin_ok = match origin_of(headers) {
+        None => !headers.contains_key(header::ORIGIN),
+        Some(origin) => {
+            origin == demo.base_url.to_ascii_lowercase()
+                || same_origin(headers, &origin, state.config.trust_forwarded_for)
+        }
+    };
+    fetch_site_ok && origin_ok
 }
 
 /// The checks every admin form shares: the demo is on, the post comes from this site, and
@@ -353,7 +363,7 @@ fn admin_request<T>(
     let Some(demo) = state.demo.clone() else {
         return Err(Box::new(ApiError::NotFound.into_response()));
     };
-    if !from_this_site(headers) {
+    if !from_this_site(state, &demo, headers) {
         return Err(Box::new(admin_error(
             StatusCode::FORBIDDEN,
             title,

@@ -87,6 +87,14 @@ pub enum ApiError {
     /// 409 replayed: a right code that was already used.
     #[error("this code was already used; wait for the next one")]
     Replayed,
+    /// 408 request_timeout: the client sent the request body too slowly
+    /// ([`crate::Config::client_timeout`]).
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    /// 421 wrong_host: the Host header names a host this server does not answer for, such
+    /// as a DNS name pointed at a loopback server (DNS rebinding; docs/security.md).
+    #[error("this server does not answer for the host named in the Host header")]
+    WrongHost,
     /// 410 activation_expired.
     #[error("the activation code has expired; ask the institution for a new one")]
     ActivationExpired,
@@ -140,6 +148,8 @@ impl ApiError {
             DeviceExists { .. } => ("device_exists", StatusCode::CONFLICT),
             UnapprovedDevice { .. } => ("unapproved_device", StatusCode::CONFLICT),
             Replayed => ("replayed", StatusCode::CONFLICT),
+            RequestTimeout => ("request_timeout", StatusCode::REQUEST_TIMEOUT),
+            WrongHost => ("wrong_host", StatusCode::MISDIRECTED_REQUEST),
             ActivationExpired => ("activation_expired", StatusCode::GONE),
             ActivationUsed => ("activation_used", StatusCode::GONE),
             PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),

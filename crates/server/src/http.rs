@@ -3,7 +3,7 @@
 //! limiting, security headers and request logs.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -83,10 +83,24 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
     Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge
+        } else if timed_out(&rejection) {
+            ApiError::RequestTimeout
         } else {
             ApiError::BadRequest("the request body could not be read".into())
         }
     })
+}
+
+/// Whether an error was caused by the body timeout of [`crate::app`].
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// Parses a JSON body into a request type, as every JSON handler does.
@@ -202,12 +216,91 @@ pub fn origin_of(headers: &HeaderMap) -> Option<String> {
         .map(|o| o.trim_end_matches('/').to_ascii_lowercase())
 }
 
-/// Whether `origin` is this server itself (the page was served from here), judged by the
-/// Host header the browser sent.
-pub fn same_origin(headers: &HeaderMap, origin: &str) -> bool {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let origin_host = origin.split_once("://").map(|(_, h)| h);
-    matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
+/// The last entry of the last line of a list header such as X-Forwarded-For: the one the
+/// nearest proxy added. Earlier lines and entries come from further away, the client included,
+/// so they are never trusted.
+fn last_entry<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let line = headers.get_all(name).iter().next_back()?.to_str().ok()?;
+    line.rsplit(',').next().map(str::trim)
+}
+
+/// The single Host header, if there is exactly one.
+fn single_host(headers: &HeaderMap) -> Option<&str> {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(host), None) => host.to_str().ok(),
+        _ => None,
+    }
+}
+
+/// Whether `origin` is this server itself (the page was served from here): the scheme the
+/// request came with and the Host header the browser sent. The server speaks plain HTTP, so
+/// the scheme is `http`, unless `trust_proxy` is set and the proxy's X-Forwarded-Proto (its
+/// last entry) says `https`. An `https://` Origin on a plain-HTTP request is another origin.
+///
+/// ```
+/// use axum::http::{HeaderMap, HeaderValue, header};
+/// use cloud_otp_server::http::same_origin;
+/// let mut h = HeaderMap::new();
+/// h.insert(header::HOST, HeaderValue::from_static("otp.example:8080"));
+/// assert!(same_origin(&h, "http://otp.example:8080", false));
+/// assert!(!same_origin(&h, "https://otp.example:8080", false));
+/// h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+/// assert!(same_origin(&h, "https://otp.example:8080", true));
+/// assert!(!same_origin(&h, "https://otp.example:8080", false));
+/// ```
+pub fn same_origin(headers: &HeaderMap, origin: &str, trust_proxy: bool) -> bool {
+    let Some(host) = single_host(headers) else {
+        return false;
+    };
+    let https = trust_proxy
+        && last_entry(headers, "x-forwarded-proto")
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let scheme = if https { "https://" } else { "http://" };
+    origin
+        .strip_prefix(scheme)
+        .is_some_and(|h| h.eq_ignore_ascii_case(host))
+}
+
+/// Which Host headers the server answers (docs/security.md, "DNS rebinding").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostPolicy {
+    /// Any name: the server listens on a public address, or a reverse proxy chose the site by
+    /// its name before forwarding.
+    Any,
+    /// Only loopback names (`localhost`, 127.0.0.0/8, `[::1]`, any port): a server on a
+    /// loopback address is reached from this machine only, so another name in Host is a DNS
+    /// name pointed at 127.0.0.1 by someone else's web page.
+    Loopback,
+}
+
+/// Whether a Host header names this machine's loopback interface.
+///
+/// ```
+/// use cloud_otp_server::http::is_loopback_host;
+/// assert!(is_loopback_host("localhost:8080") && is_loopback_host("127.0.0.1"));
+/// assert!(is_loopback_host("[::1]:8080") && is_loopback_host("LOCALHOST"));
+/// assert!(!is_loopback_host("evil.example:8080") && !is_loopback_host("[::2]:80"));
+/// ```
+pub fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or("", |(ip, _)| ip),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses a request without exactly one Host header (RFC 9112 section 3.2: 400), and under
+/// [`HostPolicy::Loopback`] one whose Host is not a loopback name (421 wrong_host).
+pub async fn require_host(State(policy): State<HostPolicy>, req: Request, next: Next) -> Response {
+    let Some(host) = single_host(req.headers()) else {
+        return ApiError::BadRequest("send exactly one Host header".into()).into_response();
+    };
+    if policy == HostPolicy::Loopback && !is_loopback_host(host) {
+        return ApiError::WrongHost.into_response();
+    }
+    next.run(req).await
 }
 
 /// CORS for the browser endpoints (Fetch standard, CORS protocol): an origin that some tenant
@@ -217,7 +310,7 @@ pub async fn cors(State(state): State<AppState>, req: Request, next: Next) -> Re
     let Some(origin) = origin_of(req.headers()) else {
         return next.run(req).await;
     };
-    let allowed = same_origin(req.headers(), &origin)
+    let allowed = same_origin(req.headers(), &origin, state.config.trust_forwarded_for)
         || state.storage.origin_known(&origin).await.unwrap_or(false);
     let preflight = req.method() == Method::OPTIONS
         && req
@@ -263,7 +356,9 @@ pub async fn check_origin(
     let Some(origin) = origin_of(headers) else {
         return Ok(());
     };
-    if same_origin(headers, &origin) || state.storage.tenant_has_origin(tenant_id, &origin).await? {
+    if same_origin(headers, &origin, state.config.trust_forwarded_for)
+        || state.storage.tenant_has_origin(tenant_id, &origin).await?
+    {
         Ok(())
     } else {
         Err(ApiError::OriginNotAllowed)
@@ -305,7 +400,8 @@ impl RateLimiter {
         }
     }
 
-    /// Counts one request of `ip` at `now_ms`; `Err(seconds)` tells how long to wait.
+    /// Counts one request of `ip` (in its [`bucket`]) at `now_ms`; `Err(seconds)` tells how
+    /// long to wait.
     ///
     /// ```
     /// use cloud_otp_server::http::RateLimiter;
@@ -330,7 +426,7 @@ impl RateLimiter {
             *current = index;
             counts.clear();
         }
-        let count = counts.entry(ip).or_insert(0);
+        let count = counts.entry(bucket(ip)).or_insert(0);
         if *count >= self.limit {
             let wait_ms = (index + 1) * self.window_ms - now_ms;
             return Err(wait_ms.div_ceil(1000).max(1));
@@ -340,22 +436,41 @@ impl RateLimiter {
     }
 }
 
+/// The rate limiters' bucket of an address: each IPv4 address (also when written as an
+/// IPv4-mapped IPv6 address) its own, IPv6 addresses by their /64 network, since one home,
+/// phone or server usually holds a whole /64 (RFC 7421) and could otherwise take a fresh
+/// address, and so a fresh allowance, for every request.
+///
+/// ```
+/// use cloud_otp_server::http::bucket;
+/// let a = bucket("2001:db8:1:2::1".parse().unwrap());
+/// assert_eq!(a, bucket("2001:db8:1:2:ffff::9".parse().unwrap()));
+/// assert_ne!(a, bucket("2001:db8:1:3::1".parse().unwrap()));
+/// assert_eq!(bucket("::ffff:192.0.2.1".parse().unwrap()), bucket("192.0.2.1".parse().unwrap()));
+/// ```
+pub fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+        v4 => v4,
+    }
+}
+
 /// The client's address: the TCP peer, or with `trust_forwarded_for` the last address in
-/// X-Forwarded-For (the one the trusted proxy added).
+/// X-Forwarded-For (the one the trusted proxy added), read across all its lines: a proxy
+/// appends to the last line or adds a line, so the client's own lines come before it. An
+/// unreadable last entry counts as the proxy's own address, never as the client's choice.
 fn client_ip(state: &AppState, req: &Request) -> IpAddr {
     client_ip_of(state, req.headers(), req.extensions())
 }
 
 fn client_ip_of(state: &AppState, headers: &HeaderMap, extensions: &Extensions) -> IpAddr {
-    if state.config.trust_forwarded_for {
-        let forwarded = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok());
-        if let Some(ip) = forwarded {
-            return ip;
-        }
+    if state.config.trust_forwarded_for
+        && let Some(ip) = last_entry(headers, "x-forwarded-for").and_then(|v| v.parse().ok())
+    {
+        return ip;
     }
     extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -5,7 +5,8 @@
 //! `storage` (SQLite and PostgreSQL), `batch` (batched SQLite reads and writes), `keycache`
 //! (API-key lookups), `crypto` (secrets at rest), `validate` (checked input), `clock`
 //! (injected time), `statics` (dist/), `demo` (the demo training site), `rotate` (master-key
-//! rotation), `reload` (master keys reloaded on SIGHUP), `cli` (the `cloud-otp` binary).
+//! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
+//! timeouts), `cli` (the `cloud-otp` binary).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use cloud_otp_core::Policy;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 pub mod admin;
 pub mod api;
@@ -28,6 +30,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod keycache;
+pub mod listen;
 pub mod reload;
 pub mod rotate;
 pub mod statics;
@@ -70,7 +73,19 @@ pub struct Config {
     pub api_key_ttl: std::time::Duration,
     /// The built web app.
     pub dist_dir: PathBuf,
+    /// The longest the server waits for a client: for a request's headers (the connection
+    /// is then closed) and for each piece of its body (408 request_timeout).
+    pub client_timeout: std::time::Duration,
+    /// After SIGTERM, the longest the server waits for requests in flight before it closes
+    /// the connections still open and exits.
+    pub shutdown_timeout: std::time::Duration,
 }
+
+/// [`Config::client_timeout`] by default: 10 seconds, ample for a request of at most 16 KiB
+/// ([`BODY_LIMIT`]) on a slow mobile link.
+pub const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// [`Config::shutdown_timeout`] by default: 10 seconds, far longer than any request takes.
+pub const SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Default for Config {
     fn default() -> Self {
@@ -81,6 +96,8 @@ impl Default for Config {
             trust_forwarded_for: false,
             api_key_ttl: keycache::KEY_TTL,
             dist_dir: PathBuf::from("dist"),
+            client_timeout: CLIENT_TIMEOUT,
+            shutdown_timeout: SHUTDOWN_TIMEOUT,
         }
     }
 }
@@ -191,6 +208,8 @@ pub fn app(state: AppState) -> Router {
         .fallback(statics::fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // A body that stops arriving fails its read (408) instead of holding the request open.
+        .layer(RequestBodyTimeoutLayer::new(state.config.client_timeout))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("a handler panicked".into()).into_response()
         }))

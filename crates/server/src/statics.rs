@@ -47,6 +47,9 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         return ApiError::MethodNotAllowed.into_response();
     }
     let dir = &state.config.dist_dir;
+    if !stays_inside(dir, path).await {
+        return not_found_page(dir);
+    }
     // A versioned address (`?v=`) of a file in dist/: the file and the version asked for.
     let versioned = version_asked(req.uri().query())
         .zip(plain_file_name(path))
@@ -91,6 +94,45 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     response
+}
+
+/// Whether every file the static service could answer `path` with (the file, its `.gz`
+/// copy, a directory's `index.html` and its copy) is inside `dir` once symbolic links are
+/// resolved. The static service follows links, and a link in dist/ to a file elsewhere (say
+/// /etc/passwd) would serve that file. Paths the service refuses by itself (`..`, bad
+/// percent-encoding) and files that do not exist pass here and get its 404.
+async fn stays_inside(dir: &Path, path: &str) -> bool {
+    let Ok(root) = tokio::fs::canonicalize(dir).await else {
+        return true;
+    };
+    let Ok(decoded) = percent_encoding::percent_decode_str(path).decode_utf8() else {
+        return true;
+    };
+    let mut file = root.clone();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => return true,
+            name => file.push(name),
+        }
+    }
+    let mut candidates = vec![file.clone()];
+    if tokio::fs::metadata(&file).await.is_ok_and(|m| m.is_dir()) {
+        candidates.push(file.join("index.html"));
+    }
+    for candidate in candidates {
+        let mut gz = candidate.clone().into_os_string();
+        gz.push(".gz");
+        for f in [candidate, PathBuf::from(gz)] {
+            if let Ok(real) = tokio::fs::canonicalize(&f).await
+                && !real.starts_with(&root)
+            {
+                tracing::warn!(path = %f.display(), "refused a link out of the dist directory");
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// The `v` parameter of a query string.

@@ -398,6 +398,45 @@ pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Makes an SQLite database file and its `-wal` and `-shm` files readable by their owner
+/// only (0600): they hold user IDs and the audit log. A new database file is created so
+/// before SQLite creates it with the umask's mode (0644 under umask 022, even in a private
+/// directory made earlier by someone else); SQLite gives the `-wal` and `-shm` files it
+/// creates the database file's mode, and files from before are narrowed here. A failure is
+/// logged, not fatal: the database may be another user's file that this one may only write.
+fn private_sqlite_files(db: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let name = db.as_os_str();
+        if name.is_empty() || name == ":memory:" {
+            return;
+        }
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(db);
+        if let Err(e) = created
+            && e.kind() != std::io::ErrorKind::AlreadyExists
+        {
+            tracing::warn!(file = %db.display(), error = %e, "cannot create the database file");
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = name.to_owned();
+            file.push(suffix);
+            let narrowed = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600));
+            if let Err(e) = narrowed
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(file = %Path::new(&file).display(), error = %e, "cannot make the database file private (0600)");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = db;
+}
+
 /// Orders audit ids written by this process within one millisecond.
 static AUDIT_SEQ: AtomicU32 = AtomicU32::new(0);
 
@@ -531,6 +570,7 @@ impl Storage {
     }
 
     async fn open_sqlite(options: SqliteConnectOptions) -> Result<Storage> {
+        private_sqlite_files(options.get_filename());
         // WAL lets readers run beside the one writer; the busy timeout makes writers queue
         // instead of failing when many verifications arrive at once. synchronous=NORMAL in
         // WAL mode: a commit is written to the WAL file (in the operating system's hands, so
@@ -872,8 +912,26 @@ impl Storage {
 
     /// Registers a device in one transaction: creates the user if new, refuses if locked,
     /// consumes the activation code if one authorizes it, retires the old device if
-    /// `replace`, and writes the audit events.
+    /// `replace`, and writes the audit events. A registration by activation code should use
+    /// [`Storage::register_device_by_activation`], which also makes sure the code consumed is
+    /// the one checked.
     pub async fn register_device(&self, r: &Registration) -> Result<Registered> {
+        self.register(r, None).await
+    }
+
+    /// [`Storage::register_device`] authorized by the activation code whose keyed hash is
+    /// `code_hash` (with `r.activation_attempts` read together with it): if the institution
+    /// issued another code since it was checked, nothing is consumed and the answer is
+    /// [`Registered::ActivationGone`], so the new code is checked in turn.
+    pub async fn register_device_by_activation(
+        &self,
+        r: &Registration,
+        code_hash: &str,
+    ) -> Result<Registered> {
+        self.register(r, Some(code_hash)).await
+    }
+
+    async fn register(&self, r: &Registration, code_hash: Option<&str>) -> Result<Registered> {
         let now = r.now_ms;
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
@@ -886,9 +944,11 @@ impl Storage {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            // Locks the user row (PostgreSQL) and invalidates verifications in flight.
+            // Locks the user row (PostgreSQL) and invalidates verifications in flight. The
+            // last accepted step stays: a code accepted once is never accepted again, also
+            // when the same secret is registered again (docs/security.md).
             let unlocked = sqlx::query(
-                "UPDATE users SET version = version + 1, last_step = NULL \
+                "UPDATE users SET version = version + 1 \
                  WHERE tenant_id = $1 AND user_id = $2 AND locked = FALSE",
             )
             .bind(&r.tenant_id)
@@ -902,12 +962,14 @@ impl Storage {
             if let Some(attempts) = r.activation_attempts {
                 let used = sqlx::query(
                     "UPDATE activations SET used_ms = $1 WHERE tenant_id = $2 AND user_id = $3 \
-                     AND used_ms IS NULL AND attempts = $4 AND expires_ms > $1",
+                     AND used_ms IS NULL AND attempts = $4 AND expires_ms > $1 \
+                     AND ($5 IS NULL OR code_hash = $5)",
                 )
                 .bind(now)
                 .bind(&r.tenant_id)
                 .bind(&r.user_id)
                 .bind(attempts)
+                .bind(code_hash)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -1105,8 +1167,9 @@ impl Storage {
     pub async fn remove_device(&self, tenant_id: &str, user_id: &str, now_ms: i64) -> Result<bool> {
         with_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
+            // The last accepted step stays, as in `register_device`.
             sqlx::query(
-                "UPDATE users SET version = version + 1, last_step = NULL \
+                "UPDATE users SET version = version + 1 \
                  WHERE tenant_id = $1 AND user_id = $2",
             )
             .bind(tenant_id)

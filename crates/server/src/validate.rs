@@ -10,18 +10,62 @@ use cloud_otp_core::Secret;
 #[error("{0}")]
 pub struct Invalid(pub &'static str);
 
-/// True for text of `min..=max` characters with no control characters and no invisible or
-/// direction-changing ones (see [`is_invisible`]).
+/// True for text of `min..=max` characters, none of them [`looks_like_another`], that
+/// neither starts nor ends with a space.
 fn printable(text: &str, min: usize, max: usize) -> bool {
     let n = text.chars().count();
-    (min..=max).contains(&n) && !text.chars().any(|c| c.is_control() || is_invisible(c))
+    (min..=max).contains(&n)
+        && !text.starts_with(' ')
+        && !text.ends_with(' ')
+        && !text.chars().any(looks_like_another)
+}
+
+/// Characters refused in user IDs, labels, purposes and names because text with them looks
+/// like other text, or like nothing: every space but the ASCII space (U+00A0, U+2007,
+/// U+3000, ...), control, format (U+0600, U+1BCA0, U+1D173, ...), private-use, unassigned
+/// and surrogate code points, line and paragraph separators, variation selectors (U+180B to
+/// U+180F, U+FE00 to U+FE0F, U+E0100 to U+E01EF), the blank Braille pattern U+2800, and the
+/// rest of [`is_invisible`]. Nothing is normalised: an ID is either refused or kept exactly
+/// as sent and compared exactly. Letters of other scripts that resemble Latin ones (a
+/// Cyrillic "а") are different characters of a real script and are allowed (docs/api.md).
+///
+/// ```
+/// use cloud_otp_server::validate::{UserId, looks_like_another};
+/// for c in ['\u{00A0}', '\u{2007}', '\u{3000}', '\u{2800}', '\u{FE0F}', '\u{E0100}',
+///           '\u{180B}', '\u{1D173}', '\u{1BCA0}', '\u{0600}', '\u{E000}', '\u{0378}'] {
+///     assert!(looks_like_another(c), "{:X}", u32::from(c));
+/// }
+/// assert!(!looks_like_another(' ') && !looks_like_another('а') && !looks_like_another('한'));
+/// assert!(UserId::parse("trainee 1").is_ok() && UserId::parse("trainee 1 ").is_err());
+/// ```
+pub fn looks_like_another(c: char) -> bool {
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
+    if c == ' ' {
+        return false;
+    }
+    is_invisible(c)
+        || matches!(
+            c,
+            '\u{180B}'..='\u{180F}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' | '\u{2800}'
+        )
+        || matches!(
+            c.general_category(),
+            G::SpaceSeparator
+                | G::LineSeparator
+                | G::ParagraphSeparator
+                | G::Control
+                | G::Format
+                | G::Surrogate
+                | G::PrivateUse
+                | G::Unassigned
+        )
 }
 
 /// Characters that show nothing or reorder the text around them: the soft hyphen, zero-width
 /// spaces and joiners, directional marks, embeddings, overrides and isolates, invisible
 /// operators, line and paragraph separators, the byte-order mark, the Hangul fillers,
-/// interlinear annotation and tag characters. In an ID, label or purpose they make two different values look alike, or
-/// make one look like another in an audit view (Unicode TR 36 section 2, and the "Trojan
+/// interlinear annotation and tag characters. In an ID, label or purpose they make two
+/// different values look alike, or make one look like another in an audit view (Unicode TR 36 section 2, and the "Trojan
 /// Source" bidirectional-override attack, CVE-2021-42574).
 ///
 /// ```
@@ -75,7 +119,8 @@ macro_rules! text_type {
 }
 
 text_type!(
-    /// A trainee's opaque login ID: 1 to 128 printable characters.
+    /// A trainee's opaque login ID: 1 to 128 printable characters (see
+    /// [`looks_like_another`]), compared exactly.
     UserId
 );
 
