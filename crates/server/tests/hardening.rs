@@ -78,7 +78,8 @@ async fn forwarded_for_is_read_from_its_last_line(backend: Backend) {
     let device = Device::new("u1", "Chrome on Android");
     let body = json!({
         "customer_code": "9999", "user_id": "u1", "activation_code": "000000",
-        "secret": device.secret_b64(), "fingerprint": device.fingerprint, "label": device.label,
+        "secret": device.secret_b64(), "proof": device.proof_b64(),
+        "fingerprint": device.fingerprint, "label": device.label,
     });
     let mut statuses = Vec::new();
     for i in 0..5 {
