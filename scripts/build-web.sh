@@ -6,7 +6,7 @@
 # The standard library is compiled again for the browser with panics that stop on the spot
 # (-Cpanic=immediate-abort): the module then carries none of std's panic machinery (message
 # formatting, the panic hook, the panic count), 4.3 KB of the app's 71 KB after gzip
-# (docs/benchmarks.md). A panic in the browser already ended in a trap with no message (the
+# (docs/benchmarks-history.md). A panic in the browser already ended in a trap with no message (the
 # module installs no console hook), and the workspace lints forbid unwrap, expect and panic, so
 # nobody sees a difference. Both are unstable options of rustc and cargo: RUSTC_BOOTSTRAP=1 lets
 # this machine's stable toolchain use them, in this build only, and rust-src

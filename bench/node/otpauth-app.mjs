@@ -1,7 +1,7 @@
 // The same job as the cloud-otp web app's code screen, written the usual way with the npm
 // otpauth library: a TOTP secret kept by the page (here in localStorage, readable by any
 // script), a 6-digit code every 60 s, and the seconds left. Bundled with esbuild by
-// tests/e2e/bench.mjs only to compare its gzip size with dist/ (docs/benchmarks.md, part 2).
+// tests/e2e/bench.mjs only to compare its gzip size with dist/ (docs/benchmarks-history.md, part 2).
 import * as OTPAuth from 'otpauth';
 
 const totp = new OTPAuth.TOTP({

@@ -3,7 +3,7 @@
 // fetch, WebAssembly instantiation, IndexedDB open/get/getAll, navigator.storage.persisted,
 // WebCrypto importKey/sign, and when the code is first on screen (CODE); then, per file, when
 // it was asked for, when it arrived and its transferSize (0: from the cache; about 300: a 304).
-// One warm-up load, then LOADS (default 8) loads, one line each. docs/benchmarks.md reads it.
+// One warm-up load, then LOADS (default 8) loads, one line each. docs/benchmarks-history.md reads it.
 // Usage (after building, like run.sh): CLOUD_OTP_BIN=target/debug/cloud-otp node tests/e2e/timeline.mjs
 import { launch, newDevice, newUser, register, startServer } from './harness.mjs';
 

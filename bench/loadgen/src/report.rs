@@ -1,6 +1,6 @@
 //! Turns a results file (one [`Point`] per line) into the Markdown tables of
-//! docs/benchmarks.md: medians with min-max over repetitions, and per-repetition ratios
-//! against a baseline target.
+//! docs/benchmarks.md and docs/benchmarks-history.md: medians with min-max over repetitions,
+//! and per-repetition ratios against a baseline target.
 
 use std::fmt::Write;
 

@@ -5,7 +5,7 @@
 //! the statement itself. And SQLite has one writer at a time: concurrent write transactions
 //! that find the lock taken wait in SQLite's busy handler, which sleeps whole milliseconds
 //! between tries. Measured on two cores, that capped `/v1/check` near 2,000 verifications/s
-//! with p99 near 100 ms at 64 connections (docs/benchmarks.md).
+//! with p99 near 100 ms at 64 connections (docs/benchmarks-history.md, the profile of 2026-11-25).
 //!
 //! So a few tasks read for everyone and one task writes for everyone. Each takes every
 //! request already waiting in its queue (nothing waits for company: a lone request goes

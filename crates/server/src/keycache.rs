@@ -1,6 +1,6 @@
 //! A short-lived memory of API-key lookups. Every institution request names its API key, and
 //! looking the key's hash up in the database was a round trip to a database thread on every
-//! `/v1/check` (docs/benchmarks.md). A known key is remembered for [`KEY_TTL`], so a key
+//! `/v1/check` (docs/benchmarks-history.md). A known key is remembered for [`KEY_TTL`], so a key
 //! replaced in the database (`tenant rotate-api-key`) stops working here at most that long
 //! afterwards, as if the request had been in flight during the change; the same holds for the
 //! institution's policy (`tenant update --close`, `--pin`) as the institution endpoints see

@@ -577,7 +577,7 @@ impl Storage {
         // it survives a crash of this process) but not fsynced; only checkpoints fsync.
         // Checkpoints run in the background (`checkpoints`), not inside whichever commit
         // crosses the WAL size limit, where they stalled every writer for the length of two
-        // fsyncs (docs/benchmarks.md).
+        // fsyncs (docs/benchmarks-history.md).
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -590,7 +590,7 @@ impl Storage {
             .busy_timeout(Duration::from_secs(30));
         // No ping before handing out a connection: an embedded file cannot go away like a
         // server can, and each ping is a round trip to the connection's worker thread, which
-        // cost about a third of a verification's CPU time (docs/benchmarks.md).
+        // cost about a third of a verification's CPU time (docs/benchmarks-history.md).
         let pool = SqlitePoolOptions::new()
             .max_connections(SQLITE_CONNECTIONS)
             .test_before_acquire(false)
@@ -1381,7 +1381,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// WAL frames (pages) above which the checkpointer also empties the WAL file: 65536 frames,
 /// 256 MiB with 4 KiB pages. Emptying holds writers back in SQLite's busy handler, which
 /// sleeps in steps of milliseconds; at 32 MiB that happened about once a second at full load,
-/// when p99 latency was twice what it is with this limit (docs/benchmarks.md).
+/// when p99 latency was twice what it is with this limit (docs/benchmarks-history.md).
 const WAL_TRUNCATE_FRAMES: i64 = 65536;
 
 /// Copies the WAL into the database file every [`CHECKPOINT_EVERY`] until the pool closes.

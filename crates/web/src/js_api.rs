@@ -1,7 +1,7 @@
 //! The headless JavaScript API, the `CloudOtp` class: what a training site that draws its own
 //! screens uses instead of the widget. Behind the default feature `js-api`; the trainee web app
 //! (Trunk, dist/) is built without it, since the widget calls [`Device`] directly and the class
-//! adds about 7 KB of gzipped wasm and glue (docs/benchmarks.md).
+//! adds about 7 KB of gzipped wasm and glue (docs/benchmarks-history.md).
 
 use std::rc::Rc;
 

@@ -1,6 +1,6 @@
 //! Numbers and codes as text without `core::fmt`: its machinery (`format!`, `to_string` on a
 //! number) would add about 3.5 KB (1.5 KB gzipped) to the module the trainee downloads
-//! (docs/benchmarks.md), so the browser code builds its strings with these.
+//! (docs/benchmarks-history.md), so the browser code builds its strings with these.
 
 use cloud_otp_core::Code;
 
