@@ -210,6 +210,10 @@ for (const kind of ['desktop', 'mobile']) {
       await press(page.getByRole('button', { name: '한국어' }));
       await press(page.getByRole('button', { name: '클라우드 OTP 등록' }));
       await page.getByRole('heading', { name: '등록 확인' }).waitFor();
+      // The browser's label in Korean word order, and no particle glued to English words.
+      const [name, os] = labels[kind].split(' on ');
+      await page.getByText(`이 브라우저(${os}의 ${name})를 아이디 ${user}의 OTP 기기로 등록할까요?`).waitFor();
+      await screen(page, 'ko-confirm');
       await press(page.getByRole('button', { name: '확인', exact: true }));
       const code = await shownCode(page);
       await page.getByText('인증번호 입력').waitFor();

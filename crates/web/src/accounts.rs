@@ -120,7 +120,11 @@ pub fn slot_for(
 /// assert!(normalize_server("https://otp.example/?x=1").is_err());
 /// ```
 pub fn normalize_server(server: &str) -> Result<String, Error> {
-    let trimmed = server.trim().trim_end_matches('/');
+    let mut trimmed = server.trim_ascii();
+    // A byte loop: `trim_end_matches` brings UTF-8 decoding backwards into the module.
+    while let Some(shorter) = trimmed.strip_suffix('/') {
+        trimmed = shorter;
+    }
     let rest = trimmed
         .strip_prefix("https://")
         .or_else(|| trimmed.strip_prefix("http://"))

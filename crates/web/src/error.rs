@@ -193,7 +193,7 @@ impl Error {
             // Raised by open() where storage is disabled: Firefox private windows before 115
             // (InvalidStateError), sandboxed or opaque origins (SecurityError).
             "InvalidStateError" | "SecurityError" => Error::IndexedDbUnavailable,
-            other => Error::Storage(other.chars().take(40).collect()),
+            other => Error::Storage(crate::text::short_name(other)),
         }
     }
 }

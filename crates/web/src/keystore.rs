@@ -290,7 +290,7 @@ pub(crate) fn subtle() -> Result<SubtleCrypto, Error> {
 }
 
 pub(crate) fn crypto_error(error: &JsValue) -> Error {
-    Error::Crypto(js::error_name(error).chars().take(40).collect())
+    Error::Crypto(crate::text::short_name(&js::error_name(error)))
 }
 
 /// A fresh device key from `crypto.getRandomValues`, wiped from memory when dropped.

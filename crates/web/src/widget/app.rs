@@ -498,7 +498,7 @@ impl App {
                 m.title = t(T::ErasedTitle);
                 let date = local_date(lang, &device.registered_at);
                 m.lines
-                    .push(lang.fill(T::ErasedText, &[&user, &device.label, &date]));
+                    .push(lang.fill(T::ErasedText, &[&user, &lang.label(&device.label), &date]));
                 m.busy = *step == Step::Busy;
                 let button = if m.busy {
                     T::Registering
@@ -513,19 +513,21 @@ impl App {
             } => {
                 m.title = t(T::UnapprovedTitle);
                 let date = local_date(lang, &device.registered_at);
+                let registered = lang.label(&device.label);
                 m.lines
-                    .push(lang.fill(T::UnapprovedText, &[&user, &device.label, &date]));
-                m.warning = Some(lang.fill(T::ReplaceWarning, &[&device.label]));
+                    .push(lang.fill(T::UnapprovedText, &[&user, &registered, &date]));
+                m.warning = Some(lang.fill(T::ReplaceWarning, &[&registered]));
                 m.buttons.push((t(T::ReplaceButton), Action::Register));
             }
             View::Register { device, step } => {
                 m.icon = Icon::None;
                 m.title = t(T::ConfirmTitle);
                 let label = self.label.borrow();
-                m.lines.push(lang.fill(T::ConfirmText, &[&label, &user]));
+                m.lines
+                    .push(lang.fill(T::ConfirmText, &[&lang.label(&label), &user]));
                 m.warning = device
                     .as_ref()
-                    .map(|d| lang.fill(T::ReplaceWarning, &[&d.label]));
+                    .map(|d| lang.fill(T::ReplaceWarning, &[&lang.label(&d.label)]));
                 m.busy = *step == Step::Busy;
                 let confirm = if m.busy { T::Registering } else { T::Confirm };
                 m.buttons.push((t(confirm), Action::Confirm));

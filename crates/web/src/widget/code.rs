@@ -75,7 +75,7 @@ impl CodeView {
         }
         self.digits.set_text_content(Some(&shown));
         self.spoken
-            .set_text_content(Some(&lang.fill(T::Digits, &[spelled.trim_end()])));
+            .set_text_content(Some(&lang.fill(T::Digits, &[spelled.trim_ascii_end()])));
     }
 
     /// Shows the time left, `ms` milliseconds. The ring is set to where it will be a second

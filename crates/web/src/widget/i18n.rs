@@ -21,7 +21,7 @@ impl Lang {
     /// assert_eq!(Lang::from_tag("kok"), Lang::En);
     /// ```
     pub fn from_tag(tag: &str) -> Lang {
-        let primary = tag.split('-').next().unwrap_or_default();
+        let primary = crate::text::piece(tag, b'-', 0);
         if primary.eq_ignore_ascii_case("ko") {
             Lang::Ko
         } else {
@@ -51,7 +51,25 @@ impl Lang {
             Lang::Ko => KO,
             Lang::En => EN,
         };
-        table.split('\n').nth(key as usize).unwrap_or_default()
+        crate::text::piece(table, b'\n', key as usize)
+    }
+
+    /// A browser's label as this language reads it: the server keeps "Chrome on Windows", which
+    /// Korean says "Windows의 Chrome".
+    ///
+    /// ```
+    /// use cloud_otp_web::widget::Lang;
+    /// assert_eq!(Lang::Ko.label("Safari on iPhone"), "iPhone의 Safari");
+    /// assert_eq!(Lang::En.label("Safari on iPhone"), "Safari on iPhone");
+    /// assert_eq!(Lang::Ko.label("Authenticator app"), "Authenticator app");
+    /// ```
+    pub fn label(self, label: &str) -> String {
+        // A byte search: `split_once` with a string pattern costs a kilobyte of the module.
+        let at = label.as_bytes().windows(4).position(|w| w == b" on ");
+        match (self, at) {
+            (Lang::Ko, Some(i)) => crate::text::concat(&[&label[i + 4..], "의 ", &label[..i]]),
+            _ => label.to_owned(),
+        }
     }
 
     /// The text `key` with its `%` marks replaced by `values`, in order.
@@ -62,14 +80,18 @@ impl Lang {
     /// assert_eq!(Lang::Ko.fill(T::Id, &["trainee-1"]), "아이디 trainee-1");
     /// ```
     pub fn fill(self, key: T, values: &[&str]) -> String {
+        let text = self.t(key);
         let mut out = String::new();
         let mut values = values.iter();
-        for (i, part) in self.t(key).split('%').enumerate() {
-            if i > 0 {
+        let mut start = 0;
+        for (i, b) in text.bytes().enumerate() {
+            if b == b'%' {
+                out.push_str(&text[start..i]);
                 out.push_str(values.next().copied().unwrap_or_default());
+                start = i + 1;
             }
-            out.push_str(part);
         }
+        out.push_str(&text[start..]);
         out
     }
 }
@@ -313,7 +335,7 @@ const KO: &str = "\
 등록하면 이 브라우저가 아이디 %의 OTP 기기가 되어 일회용 인증번호를 보여 주며, 다른 브라우저에서는 보이지 않습니다.
 클라우드 OTP 등록
 등록 확인
-%을(를) 아이디 %의 OTP 기기로 등록할까요?
+이 브라우저(%)를 아이디 %의 OTP 기기로 등록할까요?
 확인
 취소
 등록하는 중…
@@ -381,7 +403,7 @@ OTP 요청 시간이 지났습니다
 6자리 활성화 코드를 입력하세요. (invalid_input)
 고객 코드 %에 해당하는 훈련기관이 없습니다. 훈련기관에서 받은 코드를 확인하세요.
 고객 코드 %의 훈련기관은 아직 OTP 서비스를 시작하지 않았습니다. 시작 일정은 훈련기관에 문의하세요.
-아이디 %은(는) %에 OTP 사용자로 등록되어 있지 않습니다. 아이디를 확인하거나 훈련기관에 활성화 코드를 요청하세요.
+아이디 %: %에 OTP 사용자로 등록되어 있지 않습니다. 아이디를 확인하거나 훈련기관에 활성화 코드를 요청하세요.
 활성화 코드를 너무 많이 틀려 더 이상 쓸 수 없습니다. 훈련기관에 새 코드를 요청하세요.
 활성화 코드가 틀렸습니다. 남은 횟수: %.
 활성화 코드의 유효 기간(3일)이 지났습니다. 훈련기관에 새 코드를 요청하세요.

@@ -232,7 +232,9 @@ impl App {
                 }
             }
             Ask::Login => {
-                let user = value.trim().to_owned();
+                // ASCII spaces only: Unicode whitespace tables cost the module; the server refuses an ID
+                // with another space anyway, and the step says so.
+                let user = value.trim_ascii().to_owned();
                 let changed = self.form.borrow().user_id != user;
                 {
                     let mut form = self.form.borrow_mut();
