@@ -170,8 +170,11 @@ for (const kind of ['desktop', 'mobile']) {
       const { context, page } = await newDevice(browser, kind);
       await openDemo(page, server, user);
       await page.getByRole('heading', { name: 'This browser is not your OTP device' }).waitFor();
+      // The date and the time of the registration: same-label browsers are told apart by it.
       const date = new Date().toLocaleDateString('en', { dateStyle: 'long' });
-      await page.getByText(`OTP for ID ${user} is registered on ${labels[other[kind]]} (registered ${date}).`).waitFor();
+      await page.getByText(new RegExp(
+        `OTP for ID ${user} is registered on ${labels[other[kind]]} \\(registered ${date},? at \\d{1,2}:\\d{2}\\s?[AP]M\\)\\.`,
+      )).waitFor();
       await page.getByText(`If you register this browser instead, ${labels[other[kind]]} stops working for OTP.`).waitFor();
       await screen(page, 'unapproved');
 

@@ -1164,14 +1164,17 @@ impl App {
     }
 }
 
-/// A registration date as the trainee's language writes it ("November 20, 2026",
-/// "2026년 11월 20일"); the server's text as is when it is not a date.
+/// A registration's date and time as the trainee's language writes them ("November 20, 2026 at
+/// 9:00 AM", "2026년 11월 20일 오전 9:00"); the server's text as is when it is not a date.
 fn local_date(lang: Lang, iso: &str) -> String {
     let date = js_sys::Date::new(&JsValue::from_str(iso));
     if date.get_time().is_nan() {
         return iso.to_owned();
     }
+    // With the time: two browsers with the same label, registered the same day, are told
+    // apart by it.
     let options = Object::new();
     js::set(&options, "dateStyle", "long");
-    date.to_locale_date_string(lang.tag(), &options).into()
+    js::set(&options, "timeStyle", "short");
+    date.to_locale_string(lang.tag(), &options).into()
 }
