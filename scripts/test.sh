@@ -47,6 +47,8 @@ cargo build --locked -p cloud-otp-server
 crates/web/run-browser-tests.sh target/debug/cloud-otp
 
 stage "web app build (Trunk) and end-to-end tests in headless Chromium"
+# The post-build patches on their own first (www/build/patch.test.mjs), then the real build.
+(cd www/build && node --test)
 scripts/build-web.sh
 CLOUD_OTP_BIN=target/debug/cloud-otp CLOUD_OTP_DIST=dist tests/e2e/run.sh
 

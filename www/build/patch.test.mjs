@@ -1,0 +1,125 @@
+// The post-build patches on their own (node --test in www/build): a small module made here, in
+// the shape wasm-bindgen and Debian's wasm-opt leave, and glue text in wasm-bindgen's shape.
+// Each patch does its job on the expected input and fails loudly on an unexpected one.
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  PatchError, cleanPage, dropInitSync, fixTableExport, mustValidate, pinAddresses, sections,
+  shortNames,
+} from './patch.mjs';
+
+const IMPORT = '__wbg_log_0123456789abcdef';
+const CLOSURE = 'wasm_bindgen_0123456789abcdef___convert__closures_____invoke';
+
+const bytesOf = (text) => [...Buffer.from(text, 'utf8')];
+const str = (text) => [bytesOf(text).length, ...bytesOf(text)];
+const section = (id, body) => [id, body.length, ...body];
+
+/**
+ * A module with an imported function, a funcref and an externref table, and the externref
+ * table exported as `__wbindgen_externrefs` from table `exportedTable` (binaryen 108 writes 0).
+ */
+function module({ exportedTable = 0, externrefTable = true, closure = CLOSURE } = {}) {
+  const tables = externrefTable ? [2, 0x70, 0, 1, 0x6f, 0, 1] : [1, 0x70, 0, 1];
+  return Buffer.from([
+    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, [1, 0x60, 0, 0]),
+    ...section(2, [1, ...str('wbg'), ...str(IMPORT), 0, 0]),
+    ...section(4, tables),
+    ...section(7, [2, ...str('__wbindgen_externrefs'), 1, exportedTable, ...str(closure), 0, 0]),
+  ]);
+}
+
+const GLUE = `function __wbg_get_imports() {
+    const import0 = {
+        __proto__: null,
+        ${IMPORT}: function(arg0) {
+            console.log(arg0);
+        },
+    };
+    return { './cloud-otp-web_bg.js': import0 };
+}
+function ${CLOSURE}(arg0) {
+    wasm.${CLOSURE}(arg0);
+}
+export { initSync, __wbg_init as default };
+`;
+
+/** The export entry named `field`: its kind and index bytes. */
+function exported(bytes, field) {
+  const text = bytes.toString('latin1');
+  const at = text.indexOf(field) + field.length;
+  assert.ok(at >= field.length, `${field} is exported`);
+  return [bytes[at], bytes[at + 1]];
+}
+
+it('the test module is a valid module, with the export binaryen 108 gets wrong', () => {
+  mustValidate(module(), 'the test module');
+  assert.deepEqual(exported(module(), '__wbindgen_externrefs'), [1, 0]);
+});
+
+it('points __wbindgen_externrefs at the externref table, once', () => {
+  const bytes = module();
+  assert.equal(fixTableExport(bytes), true);
+  assert.deepEqual(exported(bytes, '__wbindgen_externrefs'), [1, 1]);
+  mustValidate(bytes, 'the repaired module');
+  assert.equal(fixTableExport(bytes), false, 'a right export is left as it is');
+});
+
+it('fails the build on a module without the table or the export it repairs', () => {
+  assert.throws(() => fixTableExport(module({ externrefTable: false, exportedTable: 0 })), PatchError);
+  const noExport = module();
+  noExport.write('__wbindgen_externrefX', noExport.indexOf('__wbindgen_externrefs'), 'latin1');
+  assert.throws(() => fixTableExport(noExport), /exports no table `__wbindgen_externrefs`/);
+});
+
+it('renames the hashed import and the closure export in the module and the glue alike', () => {
+  const [bytes, glue, renamed] = shortNames(module({ exportedTable: 1 }), GLUE);
+  assert.equal(renamed, 2);
+  mustValidate(bytes, 'the renamed module');
+  const text = bytes.toString('latin1');
+  assert.ok(!text.includes(IMPORT) && !text.includes(CLOSURE), 'the long names are gone');
+  assert.match(glue, /^\s*w0: function\(arg0\)/m);
+  assert.match(glue, /^function x1\(arg0\) \{\n\s*wasm\.x1\(arg0\);/m);
+  assert.ok(!glue.includes(IMPORT) && !glue.includes(CLOSURE));
+  assert.deepEqual(exported(bytes, 'x1'), [0, 0]);
+});
+
+it('fails the build when the glue no longer has the shape it renames', () => {
+  const other = GLUE.replaceAll(`${IMPORT}: function`, `"${IMPORT}": (arg0) =>`)
+    .replaceAll(`wasm.${CLOSURE}(`, `wasm["${CLOSURE}"](`);
+  assert.throws(() => shortNames(module({ exportedTable: 1 }), other), /no import or export renamed/);
+});
+
+it('never writes a module that does not validate', () => {
+  const broken = module({ exportedTable: 1 });
+  broken[broken.length - 1] = 0x7f; // The closure export now names function 127, which does not exist.
+  assert.throws(() => mustValidate(broken, 'a broken module'), /not a valid WebAssembly module/);
+  assert.throws(() => shortNames(broken, GLUE), /not a valid WebAssembly module/);
+  assert.throws(() => sections(Buffer.from('not wasm')), /not a WebAssembly module/);
+});
+
+it('drops the export of initSync, or fails when the glue exports otherwise', () => {
+  assert.match(dropInitSync(GLUE), /^export \{ __wbg_init as default \};$/m);
+  assert.throws(() => dropInitSync('export { __wbg_init as default };'), PatchError);
+});
+
+it("drops Trunk's leftover tags from the page, or fails when there are none", () => {
+  const page = '<head><link data-trunk rel="rust" href="crates/web/Cargo.toml">'
+    + '<link rel="stylesheet" href="/cloud-otp.css" data-integrity="none"></head>';
+  assert.equal(cleanPage(page), '<head><link rel="stylesheet" href="/cloud-otp.css"></head>');
+  assert.throws(() => cleanPage('<head></head>'), /no `<link data-trunk>`/);
+});
+
+it('versions every address it is given, or fails when one is not named', () => {
+  const page = '<script type="module" src="/app.js"></script><link href="/cloud-otp.css">';
+  assert.equal(
+    pinAddresses(page, 'index.html', { 'app.js': 'a1', 'cloud-otp.css': 'c2' }),
+    '<script type="module" src="/app.js?v=a1"></script><link href="/cloud-otp.css?v=c2">',
+  );
+  // Only addresses: a mention in running text is not one.
+  assert.throws(
+    () => pinAddresses('see app.js. <script src="/x.js">', 'index.html', { 'app.js': 'a1' }),
+    /index\.html does not name app\.js/,
+  );
+});
