@@ -227,6 +227,19 @@ impl App {
                 self.pin_digits.set(status.pin_digits);
                 match (status.user_status, account) {
                     (UserStatus::Locked, _) => self.show(View::Suspended),
+                    // Another browser or app registered since this one did: say so now, not
+                    // after a typed code is refused.
+                    (UserStatus::Active, Some(account))
+                        if status
+                            .device
+                            .as_ref()
+                            .is_some_and(|d| taken_over(&account, &d.registered_at)) =>
+                    {
+                        self.show(View::Register {
+                            device: status.device,
+                            step: Step::Offer,
+                        })
+                    }
                     (UserStatus::Active, Some(account)) => self.show_code(account, Vec::new()),
                     (UserStatus::Active, None) => self.show(View::Register {
                         device: status.device,
@@ -1162,6 +1175,14 @@ impl App {
         }));
         *self.listeners.borrow_mut() = listeners;
     }
+}
+
+/// Whether the user's registered device, registered at `registered_at` (the server's RFC 3339
+/// time), is another one than `account`, which the server registered at its
+/// `registered_at_ms`: the same registration has the same server time.
+fn taken_over(account: &Account, registered_at: &str) -> bool {
+    let at = js_sys::Date::parse(registered_at);
+    at.is_finite() && (at - account.registered_at_ms).abs() >= 1_000.0
 }
 
 /// A registration's date and time as the trainee's language writes them ("November 20, 2026 at
