@@ -559,6 +559,7 @@ async fn the_fingerprint_is_stable_and_free_of_versions() {
     // A browser and driver update leave the fingerprint alone; another machine changes it.
     let old = Components::new(
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.71 Safari/537.36",
+        0,
         "Google Inc. (Intel) / ANGLE (Intel, Intel(R) UHD Graphics 620 Direct3D11 vs_5_0 ps_5_0, D3D11-27.20.100.8681)",
         8,
         Some(8.0),
@@ -566,6 +567,7 @@ async fn the_fingerprint_is_stable_and_free_of_versions() {
     );
     let updated = Components::new(
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        0,
         "Google Inc. (Intel) / ANGLE (Intel, Intel(R) UHD Graphics 620 Direct3D11 vs_5_0 ps_5_0, D3D11-31.0.101.2111)",
         8,
         Some(8.0),
@@ -573,6 +575,7 @@ async fn the_fingerprint_is_stable_and_free_of_versions() {
     );
     let other_machine = Components::new(
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        0,
         "Google Inc. (NVIDIA) / ANGLE (NVIDIA, NVIDIA GeForce RTX 3060 Direct3D11 vs_5_0 ps_5_0, D3D11)",
         16,
         Some(8.0),
