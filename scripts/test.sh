@@ -42,7 +42,7 @@ cargo deny --offline check licenses bans sources
 stage "core, server (SQLite and PostgreSQL) and doc tests"
 cargo test --locked --workspace
 
-stage "browser module in headless Chromium"
+stage "browser module in Chromium, Firefox and WebKit"
 cargo build --locked -p cloud-otp-server
 crates/web/run-browser-tests.sh target/debug/cloud-otp
 
