@@ -36,8 +36,9 @@ command -v npm >/dev/null || apt_packages+=(npm)
 if [ "$mode" = test ]; then
   # fonts-nanum: Korean glyphs for the screenshots of the Korean screens.
   apt_packages+=(chromium chromium-driver oathtool python3-pyotp postgresql curl fonts-nanum)
-  # Firefox and the Safari engine (docs/browsers.md). MiniBrowser has no headless mode: Xvfb.
-  apt_packages+=(firefox-esr webkit2gtk-driver xvfb)
+  # Firefox and the Safari engine (docs/browsers.md). MiniBrowser has no headless mode: Xvfb;
+  # it speaks the C library's locale, compiled by the tests from the locales package's sources.
+  apt_packages+=(firefox-esr webkit2gtk-driver xvfb locales)
 fi
 missing=()
 for pkg in "${apt_packages[@]}"; do

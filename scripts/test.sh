@@ -46,7 +46,7 @@ stage "browser module in Chromium, Firefox and WebKit"
 cargo build --locked -p cloud-otp-server
 crates/web/run-browser-tests.sh target/debug/cloud-otp
 
-stage "web app build (Trunk) and end-to-end tests in headless Chromium"
+stage "web app build (Trunk) and end-to-end tests (Chromium; the main flows also in Firefox and WebKit)"
 scripts/build-web.sh
 CLOUD_OTP_BIN=target/debug/cloud-otp CLOUD_OTP_DIST=dist tests/e2e/run.sh
 
