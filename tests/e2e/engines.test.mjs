@@ -109,6 +109,13 @@ for (const engine of engines) {
         await device.click(button('Confirm', true));
         const code = await device.code();
         await device.screen('code');
+        if (engine === 'firefox') {
+          // The code came with the persistence permission still unanswered ("prompt"): no pref
+          // and no person answered the question the module asks after storing the key.
+          const asked = await device.eval(() =>
+            navigator.permissions.query({ name: 'persistent-storage' }).then((p) => p.state));
+          assert.equal(asked, 'prompt', 'the persistence prompt is unanswered');
+        }
 
         await device.eval(() => {
           document.addEventListener('cloud-otp-pass', (e) => { window.__pass = e.detail.pass; });

@@ -233,7 +233,8 @@ export async function register(page, server, user) {
 // WebDriver is the one protocol all three Debian browsers speak, each through its own driver
 // (chromedriver, geckodriver, WebKitWebDriver), so one client and one page API cover them. The
 // Chromium-only files above keep Playwright for what WebDriver lacks (request routing, clock
-// control, touch contexts).
+// control, touch contexts). Every session goes to a driver started here (usingServer), so the
+// package's Selenium Manager, which would download drivers, never runs.
 
 /** The engines every flow of engines.test.mjs runs in. */
 export const engines = (process.env.CLOUD_OTP_ENGINES || 'chromium firefox webkit').split(/\s+/).filter(Boolean);
