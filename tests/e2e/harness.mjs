@@ -320,7 +320,7 @@ async function startDriver(engine, locale) {
       delete env.LANGUAGE;
     }
     // It has no headless mode: Xvfb gives it a screen.
-    command = ['xvfb-run', '-a', '-s', '-screen 0 1400x1000x24', ...command];
+    command = ['xvfb-run', '-a', '-s', '-screen 0 1400x3000x24', ...command];
   }
   // Its own process group, so that stopping it also stops Xvfb and the browser it started.
   const child = spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
@@ -460,10 +460,21 @@ export async function openDevice(engine, { locale = 'en-US' } = {}) {
         await new Promise((r) => setTimeout(r, 100));
       }
     },
-    /** Keeps a screenshot as target/screenshots/ENGINE-NAME.png and runs axe-core on the page. */
+    /**
+     * Keeps a screenshot of the whole page as target/screenshots/ENGINE-NAME.png (WebDriver
+     * photographs the window, so the window is made as tall as the page for it) and runs
+     * axe-core on the page.
+     */
     async screen(name) {
       mkdirSync(shots, { recursive: true });
+      const window = driver.manage().window();
+      const rect = await window.getRect();
+      const [page, inner] = await driver.executeScript(
+        'return [document.documentElement.scrollHeight, window.innerHeight]');
+      const tall = Math.min(rect.height - inner + page, 2800);
+      if (tall > rect.height) await window.setRect({ width: rect.width, height: tall });
       writeFileSync(join(shots, `${engine}-${name}.png`), Buffer.from(await driver.takeScreenshot(), 'base64'));
+      if (tall > rect.height) await window.setRect({ width: rect.width, height: rect.height });
       await driver.executeScript(axeSource);
       const bad = await driver.executeAsyncScript(`
         const done = arguments[arguments.length - 1];
