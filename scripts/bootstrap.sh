@@ -7,8 +7,10 @@
 #         pinned version, trunk, binaryen (wasm-opt), node and npm with the npm packages of
 #         www/build (Trunk's post-build hook and the minifier it runs).
 #   test  all of that, plus Debian's chromium, chromium-driver, oathtool, python3-pyotp (a second
-#         authenticator library), postgresql, curl and fonts-nanum (Korean screenshots), and the
-#         npm packages of tests/e2e.
+#         authenticator library), postgresql, curl and fonts-nanum (Korean screenshots); the other
+#         two engines the tests run in: firefox-esr with geckodriver (built by cargo), and
+#         webkit2gtk-driver (WebKitWebDriver and its MiniBrowser) with xvfb to give it a display;
+#         and the npm packages of tests/e2e.
 # Nothing here downloads a browser, a driver or a prebuilt tool: Debian packages and
 # `cargo install --locked` from the crates.io registry only.
 set -euo pipefail
@@ -34,6 +36,9 @@ command -v npm >/dev/null || apt_packages+=(npm)
 if [ "$mode" = test ]; then
   # fonts-nanum: Korean glyphs for the screenshots of the Korean screens.
   apt_packages+=(chromium chromium-driver oathtool python3-pyotp postgresql curl fonts-nanum)
+  # Firefox and the Safari engine (docs/browsers.md). MiniBrowser has no headless mode: Xvfb;
+  # it speaks the C library's locale, compiled by the tests from the locales package's sources.
+  apt_packages+=(firefox-esr webkit2gtk-driver xvfb locales)
 fi
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -77,6 +82,13 @@ cargo_tool() { # NAME VERSION: `cargo install` unless that version is on PATH.
 if [ "$mode" = test ]; then
   cargo_tool cargo-deny 0.20.2
   cargo_tool cargo-fuzz 0.13.2
+  # Firefox's WebDriver, for the browser-module and end-to-end tests; not a Debian package. Its
+  # --version line is "geckodriver 0.37.1 (commit date)", so it is checked on its own.
+  geckodriver_version="0.37.1"
+  if [ "$(geckodriver --version 2>/dev/null | awk 'NR == 1 {print $2}')" != "$geckodriver_version" ]; then
+    say "installing geckodriver $geckodriver_version"
+    cargo install --root "$tools_root" geckodriver --version "$geckodriver_version" --locked --force
+  fi
 fi
 
 # Every crate the builds need, from the registry, so that the offline builds after this never miss
@@ -89,7 +101,7 @@ RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
   cargo fetch --locked --quiet --target wasm32-unknown-unknown
 
 # npm packages, from the registry by their lock files: www/build's for the web build, and
-# tests/e2e's (Playwright, driving Debian's chromium) for the tests.
+# tests/e2e's (Playwright and selenium-webdriver, driving Debian's browsers) for the tests.
 npm_packages() { # DIR: `npm ci` unless its lock file is installed already.
   local stamp="$root/$1/node_modules/.package-lock.json"
   if [ ! -f "$stamp" ] || [ "$root/$1/package-lock.json" -nt "$stamp" ]; then

@@ -42,11 +42,11 @@ cargo deny --offline check licenses bans sources
 stage "core, server (SQLite and PostgreSQL) and doc tests"
 cargo test --locked --workspace
 
-stage "browser module in headless Chromium"
+stage "browser module in Chromium, Firefox and WebKit"
 cargo build --locked -p cloud-otp-server
 crates/web/run-browser-tests.sh target/debug/cloud-otp
 
-stage "web app build (Trunk) and end-to-end tests in headless Chromium"
+stage "web app build (Trunk) and end-to-end tests (Chromium; the main flows also in Firefox and WebKit)"
 # The post-build patches on their own first (www/build/patch.test.mjs), then the real build.
 (cd www/build && node --test)
 scripts/build-web.sh

@@ -2,8 +2,11 @@
 // loopback port with a temporary data directory and the demo institution), Debian's Chromium
 // driven by playwright-core, desktop and mobile contexts, and the checks every screen gets:
 // axe-core, Content-Security-Policy violations, and a screenshot under target/screenshots/.
+// Then the same small page API over W3C WebDriver for the three engines (openDevice): Chromium,
+// Firefox ESR and WebKitGTK, each through its own Debian or cargo-built driver.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
+import { Builder } from 'selenium-webdriver';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = resolve(root, process.env.CLOUD_OTP_BIN || 'target/debug/cloud-otp');
@@ -219,4 +223,269 @@ export async function register(page, server, user) {
   await press(page.getByRole('button', { name: 'Register cloud OTP' }));
   await press(page.getByRole('button', { name: 'Confirm', exact: true }));
   return shownCode(page);
+}
+
+// ----- Three engines over WebDriver -----
+//
+// Why selenium-webdriver (4.46.0, the last for Node 20) and not Playwright here: Playwright drives
+// WebKit only through its own patched WebKit build, a download this project never makes, and its
+// Firefox support is tied to Firefox versions (1.65.1 cannot drive Debian's ESR 153). W3C
+// WebDriver is the one protocol all three Debian browsers speak, each through its own driver
+// (chromedriver, geckodriver, WebKitWebDriver), so one client and one page API cover them. The
+// Chromium-only files above keep Playwright for what WebDriver lacks (request routing, clock
+// control, touch contexts). Every session goes to a driver started here (usingServer), so the
+// package's Selenium Manager, which would download drivers, never runs.
+
+/** The engines every flow of engines.test.mjs runs in. */
+export const engines = (process.env.CLOUD_OTP_ENGINES || 'chromium firefox webkit').split(/\s+/).filter(Boolean);
+
+/** The label the server keeps for a desktop browser of each engine on this Linux machine. */
+export const engineLabels = { chromium: 'Chrome on Linux', firefox: 'Firefox on Linux', webkit: 'Safari on Linux' };
+
+const drivers = {
+  chromium: process.env.CHROMEDRIVER || '/usr/bin/chromedriver',
+  firefox: process.env.GECKODRIVER || 'geckodriver',
+  webkit: process.env.SAFARIDRIVER || '/usr/bin/WebKitWebDriver',
+};
+
+/** A free loopback port, from the kernel. */
+async function freePort() {
+  const probe = createNetServer();
+  await new Promise((done) => probe.listen(0, '127.0.0.1', done));
+  const { port } = probe.address();
+  await new Promise((done) => probe.close(done));
+  return port;
+}
+
+/** The WebDriver capabilities of a fresh profile of `engine` speaking `locale` (such as ko-KR). */
+function capabilities(engine, locale) {
+  const [width, height] = [1280, 900];
+  if (engine === 'chromium') {
+    return {
+      browserName: 'chrome',
+      'goog:chromeOptions': {
+        binary: process.env.CHROMIUM || '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+          '--disable-background-networking', '--disable-component-update', '--disable-sync',
+          '--no-first-run', `--window-size=${width},${height}`, `--lang=${locale}`],
+        prefs: { 'intl.accept_languages': locale },
+      },
+    };
+  }
+  if (engine === 'firefox') {
+    return {
+      browserName: 'firefox',
+      'moz:firefoxOptions': {
+        binary: process.env.FIREFOX || '/usr/bin/firefox-esr',
+        args: ['-headless', '-width', String(width), '-height', String(height)],
+        prefs: {
+          'intl.accept_languages': locale,
+          // The storage-persistence prompt stays unanswered, as for a trainee who ignores it:
+          // registration and codes must not wait on it (docs/browsers.md).
+          'dom.storageManager.prompt.testing': false,
+          'dom.storageManager.prompt.testing.allow': false,
+        },
+      },
+    };
+  }
+  return {
+    browserName: 'MiniBrowser',
+    'webkitgtk:browserOptions': {
+      binary: process.env.MINIBROWSER || '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser',
+      args: ['--automation'],
+    },
+  };
+}
+
+/** Starts the driver of `engine` on a free port (WebKit's inside Xvfb); resolves when it answers. */
+async function startDriver(engine, locale) {
+  const port = await freePort();
+  const env = { ...process.env };
+  let command = [drivers[engine], `--port=${port}`];
+  if (engine === 'webkit') {
+    // MiniBrowser takes its language from the C library's locale (setlocale), which needs the
+    // locale compiled; Debian has only C.UTF-8 unless locales are generated system-wide. So the
+    // locale is compiled from the locales package's sources into target/ (LOCPATH), which
+    // changes nothing on the machine.
+    const name = `${locale.replace('-', '_')}.UTF-8`;
+    const locales = join(root, 'target/locales');
+    if (locale !== 'en-US') {
+      mkdirSync(locales, { recursive: true });
+      if (!existsSync(join(locales, name))) {
+        execFileSync('localedef', ['-i', locale.replace('-', '_'), '-f', 'UTF-8', join(locales, name)]);
+      }
+      env.LOCPATH = locales;
+      env.LANG = name;
+      delete env.LC_ALL;
+      delete env.LANGUAGE;
+    }
+    // It has no headless mode: Xvfb gives it a screen.
+    command = ['xvfb-run', '-a', '-s', '-screen 0 1400x3000x24', ...command];
+  }
+  // Its own process group, so that stopping it also stops Xvfb and the browser it started.
+  const child = spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let log = '';
+  child.stderr.on('data', (chunk) => { log = (log + chunk).slice(-4000); });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`${command[0]} exited with ${child.exitCode}: ${log}`);
+    try {
+      if ((await fetch(`${url}/status`)).ok) break;
+    } catch { /* not listening yet */ }
+    if (i > 300) throw new Error(`${command[0]} did not answer on ${url}: ${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    stop() {
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone already */ }
+    },
+  };
+}
+
+// Runs in the page: the first visible element matching `query`, looking through open shadow
+// roots as a person sees through them. Queries: {button: name}, {heading: name}, {text},
+// {label} (the field a <label> names), {css}; `exact` compares whole names.
+const FIND = `
+const [query] = arguments;
+const norm = (t) => (t || '').replace(/\\s+/g, ' ').trim();
+const matches = (t) => query.exact ? norm(t) === query.exact : norm(t).includes(query.name);
+function* all(root) {
+  for (const el of root.querySelectorAll('*')) {
+    yield el;
+    if (el.shadowRoot) yield* all(el.shadowRoot);
+  }
+}
+const visible = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+let found = null;
+for (const el of all(document)) {
+  if (!visible(el)) continue;
+  if (query.css) { if (el.matches(query.css)) { found = el; break; } continue; }
+  if (query.role === 'button') {
+    if (el.tagName === 'BUTTON' && matches(el.getAttribute('aria-label') || el.textContent)) { found = el; break; }
+  } else if (query.role === 'heading') {
+    if (/^H[1-6]$/.test(el.tagName) && matches(el.textContent)) { found = el; break; }
+  } else if (query.role === 'label') {
+    if (el.tagName === 'LABEL' && matches(el.textContent)) { found = el.querySelector('input') || el.control; break; }
+  } else if (matches(el.textContent) && ![...el.children].some((c) => matches(c.textContent))) {
+    found = el; break;
+  }
+}
+return found;`;
+
+/** Query shorthands: by role and accessible name, `exact` for the whole name. */
+export const button = (name, exact = false) => ({ role: 'button', name, exact: exact ? name : undefined });
+export const heading = (name) => ({ role: 'heading', name });
+export const text = (name) => ({ role: 'text', name });
+export const field = (name) => ({ role: 'label', name });
+
+/**
+ * A fresh browser profile of `engine` (its own IndexedDB: its own OTP device) in a 1280 x 900
+ * window, with its own driver process (geckodriver and WebKitWebDriver hold one session each).
+ */
+export async function openDevice(engine, { locale = 'en-US' } = {}) {
+  const driverProcess = await startDriver(engine, locale);
+  let driver;
+  try {
+    driver = await new Builder().disableEnvironmentOverrides().usingServer(driverProcess.url)
+      .withCapabilities(capabilities(engine, locale)).build();
+    if (engine === 'webkit') await driver.manage().window().setRect({ width: 1280, height: 900 });
+  } catch (e) {
+    driverProcess.stop();
+    throw e;
+  }
+  const timeout = 20000;
+  const device = {
+    engine,
+    driver,
+    async goto(url) {
+      await driver.get(url);
+    },
+    /** Runs `fn` (a function, or a script body) in the page with `args`; returns its result. */
+    async eval(fn, ...args) {
+      const body = typeof fn === 'function' ? `return (${fn}).apply(null, arguments);` : fn;
+      return driver.executeScript(body, ...args);
+    },
+    async find(query) {
+      return driver.executeScript(FIND, query);
+    },
+    /** Waits until `query` matches a visible element; returns it. */
+    async waitFor(query, ms = timeout) {
+      const end = Date.now() + ms;
+      for (;;) {
+        const el = await device.find(query);
+        if (el) return el;
+        if (Date.now() > end) {
+          const shown = await device.eval(() => {
+            const texts = [document.body.innerText];
+            for (const el of document.querySelectorAll('*')) if (el.shadowRoot) texts.push(el.shadowRoot.textContent);
+            return texts.join(' | ');
+          });
+          throw new Error(`${engine}: no ${JSON.stringify(query)} within ${ms} ms; the page shows: ${shown.slice(0, 1500)}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    /** Clicks what `query` finds, through WebDriver (a real pointer click, not a script's). */
+    async click(query) {
+      const el = await device.waitFor(query);
+      await el.click();
+    },
+    /** The value of the field a <label> with `name` names. */
+    async value(name) {
+      return device.eval((input) => input.value, await device.waitFor(field(name)));
+    },
+    /** Types digits on the on-screen keypad. */
+    async keypad(digits) {
+      for (const d of digits) await device.click(button(d, true));
+    },
+    /** The widget's code as digits, once one is shown. */
+    async code() {
+      const end = Date.now() + timeout;
+      for (;;) {
+        const digits = await device.eval(() => {
+          const find = (root) => {
+            const hit = root.querySelector('.digits');
+            if (hit) return hit;
+            for (const el of root.querySelectorAll('*')) {
+              const inner = el.shadowRoot && find(el.shadowRoot);
+              if (inner) return inner;
+            }
+            return null;
+          };
+          return find(document)?.textContent || '';
+        });
+        if (/^\d{3} \d{3}$/.test(digits)) return digits.replace(/\D/g, '');
+        if (Date.now() > end) throw new Error(`${engine}: no code on screen (digits: ${JSON.stringify(digits)})`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    /**
+     * Keeps a screenshot of the whole page as target/screenshots/ENGINE-NAME.png (WebDriver
+     * photographs the window, so the window is made as tall as the page for it) and runs
+     * axe-core on the page.
+     */
+    async screen(name) {
+      mkdirSync(shots, { recursive: true });
+      const window = driver.manage().window();
+      const rect = await window.getRect();
+      const [page, inner] = await driver.executeScript(
+        'return [document.documentElement.scrollHeight, window.innerHeight]');
+      const tall = Math.min(rect.height - inner + page, 2800);
+      if (tall > rect.height) await window.setRect({ width: rect.width, height: tall });
+      writeFileSync(join(shots, `${engine}-${name}.png`), Buffer.from(await driver.takeScreenshot(), 'base64'));
+      if (tall > rect.height) await window.setRect({ width: rect.width, height: rect.height });
+      await driver.executeScript(axeSource);
+      const bad = await driver.executeAsyncScript(`
+        const done = arguments[arguments.length - 1];
+        window.axe.run(document, { resultTypes: ['violations'] }).then((r) => done(r.violations
+          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+          .map((v) => v.id + ' (' + v.impact + '): ' + v.nodes.map((n) => n.target.join(' ')).join(', '))));`);
+      assert.deepEqual(bad, [], `axe on the ${engine} ${name} screen`);
+    },
+    async close() {
+      try { await driver.quit(); } finally { driverProcess.stop(); }
+    },
+  };
+  return device;
 }

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs the end-to-end tests of the web app in Debian's headless Chromium against the real
-# server, which each test file starts itself. Build first:
+# Runs the end-to-end tests of the web app against the real server, which each test file starts
+# itself: in Debian's headless Chromium, and engines.test.mjs also in Firefox ESR (geckodriver)
+# and WebKitGTK (WebKitWebDriver under Xvfb). Build first:
 #   cargo build --locked -p cloud-otp-server && scripts/build-web.sh
 # Environment (paths relative to the repository root):
 #   CLOUD_OTP_BIN   the server binary (default target/debug/cloud-otp)
 #   CLOUD_OTP_DIST  the built web app (default dist)
 #   CHROMIUM        the browser (default /usr/bin/chromium)
-# Screenshots of every screen go to target/screenshots/ (desktop-*.png, mobile-*.png).
+#   CLOUD_OTP_ENGINES  the engines of engines.test.mjs (default "chromium firefox webkit")
+# Screenshots of every screen go to target/screenshots/ (desktop-*.png, mobile-*.png, and
+# chromium-*.png, firefox-*.png, webkit-*.png).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -2,6 +2,7 @@
 //! server time, and verification. The JavaScript API in `lib.rs` is a thin wrapper over it.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use cloud_otp_core::{Algorithm, Digits, PROOF_COUNTER, Step};
 use wasm_bindgen::JsCast;
@@ -65,7 +66,8 @@ pub struct Device {
     // A handful of servers at most (one per account): a list is smaller than a map in wasm.
     offsets: RefCell<Vec<(String, Offset)>>,
     fingerprint: RefCell<Option<Fingerprint>>,
-    warnings: RefCell<Vec<Warning>>,
+    /// Shared with the answer to a request for persistent storage, which may come late or never.
+    warnings: Rc<RefCell<Vec<Warning>>>,
     /// The HMAC keys of PIN accounts whose PIN was given in this visit, by account id; they
     /// live only in memory and go with the page.
     unlocked: RefCell<Vec<(String, CryptoKey)>>,
@@ -75,9 +77,8 @@ impl Device {
     /// Opens the device store in the IndexedDB database `database`
     /// ([`keystore::DEFAULT_DATABASE`] unless testing).
     pub async fn open(database: &str) -> Result<Device, Error> {
-        // Only ask whether storage is persistent here: asking for it prompts in some browsers,
-        // so that waits for a registration, which the user asked for. The browser answers
-        // while the database opens.
+        // Only ask whether storage is persistent here (no browser prompts for that); asking for
+        // it waits for a registration. The browser answers while the database opens.
         let persisted = persistence(false);
         let store = Keystore::open(database).await?;
         let warnings = if persisted.await {
@@ -89,7 +90,7 @@ impl Device {
             store,
             offsets: RefCell::new(Vec::new()),
             fingerprint: RefCell::new(None),
-            warnings: RefCell::new(warnings),
+            warnings: Rc::new(RefCell::new(warnings)),
             unlocked: RefCell::new(Vec::new()),
         })
     }
@@ -201,12 +202,27 @@ impl Device {
                 .borrow_mut()
                 .push((account.id.clone(), signing));
         }
-        if persistence(true).await {
-            self.warnings
-                .borrow_mut()
-                .retain(|w| *w != Warning::PersistenceDenied);
-        }
+        self.ask_persistence();
         Ok(account)
+    }
+
+    /// Asks for persistent storage once the key is worth keeping, and never waits for the answer.
+    ///
+    /// A grant only protects against eviction under disk pressure, in Chromium (which answers at
+    /// once, from site engagement) and Firefox (which shows a prompt and answers only when the
+    /// person does: in automation, never). Safari has no `persist()` and its 7-day erasure
+    /// ignores it (docs/browsers.md). So registration and codes go on at once; a grant, whenever
+    /// it comes, lifts the warning.
+    fn ask_persistence(&self) {
+        let asked = persistence(true);
+        let warnings = Rc::clone(&self.warnings);
+        wasm_bindgen_futures::spawn_local(async move {
+            if asked.await {
+                warnings
+                    .borrow_mut()
+                    .retain(|w| *w != Warning::PersistenceDenied);
+            }
+        });
     }
 
     /// The code of account `id` now, on server time.
@@ -458,7 +474,8 @@ fn check_authorization<'a>(
 }
 
 /// Whether this site's storage is persistent; with `ask`, asks for it first
-/// (`navigator.storage.persist()`, which headless Chromium always answers with false). The
+/// (`navigator.storage.persist()`, which headless Chromium always answers with false and Firefox
+/// answers only after a prompt: never await it where a person waits). The
 /// browser is asked at the call, not when the future is first polled, so the answer can come
 /// while something else is awaited.
 fn persistence(ask: bool) -> impl Future<Output = bool> {

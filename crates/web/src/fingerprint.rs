@@ -25,6 +25,10 @@ pub struct Components {
     pub memory_mib: u32,
     /// Screen colour depth in bits (0 when unknown).
     pub color_depth: u32,
+    /// The system the label names: [`Components::os`], except "iPhone" and "iPad" for iOS and
+    /// for an iPad that presents itself as a Mac ([`label_system`]). Not hashed: the
+    /// fingerprints of devices registered before it existed stay the same.
+    pub system: &'static str,
 }
 
 impl Components {
@@ -35,13 +39,14 @@ impl Components {
     /// use cloud_otp_web::fingerprint::Components;
     /// let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
     ///           Chrome/131.0.0.0 Safari/537.36";
-    /// let c = Components::new(ua, "Google Inc. / ANGLE (Intel, Vulkan 1.3.0)", 8, Some(8.0), Some(24.0));
+    /// let c = Components::new(ua, 0, "Google Inc. / ANGLE (Intel, Vulkan 1.3.0)", 8, Some(8.0), Some(24.0));
     /// assert_eq!(c.label(), "Chrome on Windows");
     /// assert_eq!(c.gpu, "Google Inc. / ANGLE (Intel, Vulkan");
     /// assert_eq!(c.memory_mib, 8192);
     /// ```
     pub fn new(
         user_agent: &str,
+        max_touch_points: u32,
         gpu: &str,
         cores: u32,
         memory_gb: Option<f64>,
@@ -54,6 +59,7 @@ impl Components {
             cores,
             memory_mib: memory_gb.map_or(0, |gb| (gb * 1024.0).round() as u32),
             color_depth: color_depth.map_or(0, |d| d as u32),
+            system: label_system(user_agent, max_touch_points),
         }
     }
 
@@ -64,7 +70,7 @@ impl Components {
     /// use cloud_otp_web::fingerprint::Components;
     /// let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
     ///           Chrome/131.0.0.0 Safari/537.36";
-    /// let c = Components::new(ua, "Mesa / llvmpipe (LLVM 19.1.7, 256 bits)", 2, Some(0.5), Some(24.0));
+    /// let c = Components::new(ua, 0, "Mesa / llvmpipe (LLVM 19.1.7, 256 bits)", 2, Some(0.5), Some(24.0));
     /// assert_eq!(
     ///     c.canonical(),
     ///     "cloud-otp-fingerprint\nbrowser=Chrome\nos=Linux\ngpu=Mesa / llvmpipe (LLVM 256 bits)\n\
@@ -90,9 +96,9 @@ impl Components {
         ])
     }
 
-    /// A label a person recognises, such as "Chrome on Linux".
+    /// A label a person recognises, such as "Chrome on Linux" or "Safari on iPad".
     pub fn label(&self) -> String {
-        concat(&[self.browser, " on ", self.os])
+        concat(&[self.browser, " on ", self.system])
     }
 }
 
@@ -134,8 +140,9 @@ fn has_token(text: &str, token: &str) -> bool {
         .any(|w| w == token.as_bytes())
 }
 
-/// The operating system family named in a user agent. Android says "Linux" too, so it is
-/// checked first; iPadOS may present itself as macOS, which is stable, so it is kept.
+/// The operating system family named in a user agent, as hashed. Android says "Linux" too, so
+/// it is checked first; iPadOS may present itself as macOS, which is stable, so it is kept here
+/// (the label tells the iPad apart: [`label_system`]).
 ///
 /// ```
 /// use cloud_otp_web::fingerprint::os_family;
@@ -159,6 +166,30 @@ pub fn os_family(user_agent: &str) -> &'static str {
         "Linux"
     } else {
         "unknown system"
+    }
+}
+
+/// The system a person would name: [`os_family`], with iOS told apart as "iPhone" or "iPad".
+///
+/// iPadOS Safari (and Chrome, Firefox, Edge and Whale there, which request desktop sites) sends
+/// the user agent of a Mac. No Mac has a touch screen, so a "Macintosh" user agent with more than
+/// one touch point (`navigator.maxTouchPoints`) is an iPad; `max_touch_points` is 0 where unknown.
+///
+/// ```
+/// use cloud_otp_web::fingerprint::label_system;
+/// let mac = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like \
+///            Gecko) Version/18.1 Safari/605.1.15";
+/// assert_eq!(label_system(mac, 0), "macOS");
+/// assert_eq!(label_system(mac, 5), "iPad");
+/// assert_eq!(label_system("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X)", 5), "iPhone");
+/// ```
+pub fn label_system(user_agent: &str, max_touch_points: u32) -> &'static str {
+    match os_family(user_agent) {
+        "iOS" if has_token(user_agent, "iPad") => "iPad",
+        "iOS" if has_token(user_agent, "iPod") => "iPod touch",
+        "iOS" => "iPhone",
+        "macOS" if max_touch_points > 1 => "iPad",
+        os => os,
     }
 }
 
@@ -199,8 +230,16 @@ pub fn collect() -> Components {
     let user_agent = js::string_field(&navigator, "userAgent").unwrap_or_default();
     let cores = js::number_field(&navigator, "hardwareConcurrency").map_or(0, |n| n as u32);
     let memory_gb = js::number_field(&navigator, "deviceMemory");
+    let touch_points = js::number_field(&navigator, "maxTouchPoints").map_or(0, |n| n as u32);
     let color_depth = js::global("screen").and_then(|s| js::number_field(&s, "colorDepth"));
-    Components::new(&user_agent, &webgl_gpu(), cores, memory_gb, color_depth)
+    Components::new(
+        &user_agent,
+        touch_points,
+        &webgl_gpu(),
+        cores,
+        memory_gb,
+        color_depth,
+    )
 }
 
 /// WebGL's vendor and renderer, unmasked where the browser allows it; empty without WebGL.

@@ -1,4 +1,4 @@
-//! The browser module in a real headless Chromium, without a server: WebCrypto codes against
+//! The browser module in a real browser (Chromium, Firefox and WebKitGTK), without a server: WebCrypto codes against
 //! the RFC 6238 vectors and the core, the key store in IndexedDB (non-extractable, survives a
 //! reload, gone after the browser's data is cleared), clock correction, the fingerprint, the
 //! 10-account limit, and the mapping of server answers and storage failures to errors.
@@ -511,6 +511,27 @@ fn clock_arithmetic() {
     );
 }
 
+/// The label the fingerprint must give the engine these tests run in (Chromium, Firefox or
+/// WebKitGTK, run-browser-tests.sh runs all three) on this Linux machine, and its version, both
+/// told by the user agent's product token.
+fn this_engine() -> (&'static str, String) {
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
+    let user_agent = Reflect::get(&navigator, &"userAgent".into())
+        .unwrap()
+        .as_string()
+        .unwrap();
+    for (token, label) in [
+        ("Firefox/", "Firefox on Linux"),
+        ("Chrome/", "Chrome on Linux"),
+        ("Version/", "Safari on Linux"),
+    ] {
+        if let Some(rest) = user_agent.split(token).nth(1) {
+            return (label, rest.split(' ').next().unwrap().to_owned());
+        }
+    }
+    panic!("an engine these tests do not know: {user_agent}");
+}
+
 #[wasm_bindgen_test]
 async fn the_fingerprint_is_stable_and_free_of_versions() {
     let first = Fingerprint::current().await.unwrap();
@@ -523,10 +544,8 @@ async fn the_fingerprint_is_stable_and_free_of_versions() {
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     );
-    assert_eq!(
-        first.label, "Chrome on Linux",
-        "headless Chromium on this Linux machine"
-    );
+    let (label, version) = this_engine();
+    assert_eq!(first.label, label, "this engine on this Linux machine");
     // A new instance (a reload) computes the same fingerprint.
     let db = fresh_database("fingerprint").await;
     let reloaded = Device::open(&db)
@@ -538,21 +557,9 @@ async fn the_fingerprint_is_stable_and_free_of_versions() {
     assert_eq!(reloaded, first);
 
     // None of the browser's version numbers is in what is hashed.
-    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
-    let user_agent = Reflect::get(&navigator, &"userAgent".into())
-        .unwrap()
-        .as_string()
-        .unwrap();
-    let version = user_agent
-        .split("Chrome/")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap();
     let canonical = fingerprint::collect().canonical();
     assert!(
-        !canonical.contains(version),
+        !canonical.contains(&version),
         "{canonical:?} contains the browser version {version}"
     );
     assert!(
@@ -563,6 +570,7 @@ async fn the_fingerprint_is_stable_and_free_of_versions() {
     // A browser and driver update leave the fingerprint alone; another machine changes it.
     let old = Components::new(
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.71 Safari/537.36",
+        0,
         "Google Inc. (Intel) / ANGLE (Intel, Intel(R) UHD Graphics 620 Direct3D11 vs_5_0 ps_5_0, D3D11-27.20.100.8681)",
         8,
         Some(8.0),
@@ -570,6 +578,7 @@ async fn the_fingerprint_is_stable_and_free_of_versions() {
     );
     let updated = Components::new(
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        0,
         "Google Inc. (Intel) / ANGLE (Intel, Intel(R) UHD Graphics 620 Direct3D11 vs_5_0 ps_5_0, D3D11-31.0.101.2111)",
         8,
         Some(8.0),
@@ -577,6 +586,7 @@ async fn the_fingerprint_is_stable_and_free_of_versions() {
     );
     let other_machine = Components::new(
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+        0,
         "Google Inc. (NVIDIA) / ANGLE (NVIDIA, NVIDIA GeForce RTX 3060 Direct3D11 vs_5_0 ps_5_0, D3D11)",
         16,
         Some(8.0),
@@ -780,7 +790,8 @@ async fn storage_failures_have_their_own_codes() {
         let error = Error::from_storage_exception(&exception.name());
         assert_eq!(error.code(), code, "DOMException {name}");
     }
-    // Headless Chromium does not grant persistent storage: a warning, and the device works.
+    // A fresh profile has no persistent storage (no engine grants it unasked, and WebKitGTK has
+    // no `persisted()`): a warning, and the device works.
     let device = Device::open(&db).await.unwrap();
     assert_eq!(device.warnings(), vec![Warning::PersistenceDenied]);
     assert_eq!(Warning::PersistenceDenied.code(), "persistence_denied");

@@ -1,4 +1,4 @@
-//! The browser module against the real cloud-otp server on loopback, in headless Chromium:
+//! The browser module against the real cloud-otp server on loopback, in each engine:
 //! register, read the code, verify; wrong codes down to the lock; a second browser is an
 //! unapproved device and can take over; activation codes; the JavaScript API end to end.
 //!
@@ -43,6 +43,23 @@ fn session(user: &str, n: usize) -> String {
         .map(|(_, token)| token.to_owned())
         .nth(n)
         .unwrap_or_else(|| panic!("CLOUD_OTP_TEST_SESSIONS has no session #{n} for {user}"))
+}
+
+/// The label the server keeps for the engine these tests run in (run-browser-tests.sh runs
+/// Chromium, Firefox and WebKitGTK), told by its user agent's product token.
+fn this_label() -> &'static str {
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).unwrap();
+    let user_agent = Reflect::get(&navigator, &"userAgent".into())
+        .unwrap()
+        .as_string()
+        .unwrap();
+    if user_agent.contains("Firefox/") {
+        "Firefox on Linux"
+    } else if user_agent.contains("Chrome/") {
+        "Chrome on Linux"
+    } else {
+        "Safari on Linux"
+    }
 }
 
 async fn fresh_device(name: &str) -> Device {
@@ -109,7 +126,7 @@ async fn register_then_verify_then_the_code_is_spent() {
         .unwrap();
     assert_eq!(account.user_id, "alice");
     assert_eq!(account.server, server());
-    assert_eq!(account.label, "Chrome on Linux");
+    assert_eq!(account.label, this_label());
     assert_eq!(device.accounts().await.unwrap(), vec![account.clone()]);
 
     // The key the server received is in IndexedDB only as a non-extractable CryptoKey.
@@ -291,7 +308,7 @@ async fn another_browser_is_unapproved_until_it_takes_over() {
     let Error::DeviceExists(registered) = &exists else {
         panic!("expected device_exists, got {exists:?}")
     };
-    assert_eq!(registered.label, "Chrome on Linux");
+    assert_eq!(registered.label, this_label());
     assert!(registered.registered_at.contains('T'), "{registered:?}");
     assert!(
         second.accounts().await.unwrap().is_empty(),
@@ -312,7 +329,7 @@ async fn another_browser_is_unapproved_until_it_takes_over() {
     let Error::UnapprovedDevice(registered) = &unapproved else {
         panic!("expected unapproved_device, got {unapproved:?}")
     };
-    assert_eq!(registered.label, "Chrome on Linux");
+    assert_eq!(registered.label, this_label());
     assert!(!registered.registered_at.is_empty());
 
     let code = second.current_code(&a2.id).await.unwrap().code;
