@@ -24,8 +24,13 @@ before(async () => {
     const url = new URL(req.url, siteOrigin);
     if (url.pathname === '/clock.js') {
       res.setHeader('content-type', 'text/javascript');
-      res.end(`// The test's device clock: Date runs SHIFT ms off.
-const shift = Number(new URL(document.currentScript.src).searchParams.get('shift'));
+      res.end(`// The test's device: its clock runs SHIFT ms off, and with CORES it is another machine
+// (a processor count of its own, so another fingerprint, as a second computer has).
+const params = new URL(document.currentScript.src).searchParams;
+const shift = Number(params.get('shift'));
+if (params.get('cores')) {
+  Object.defineProperty(Navigator.prototype, 'hardwareConcurrency', { get: () => Number(params.get('cores')) });
+}
 const RealDate = Date;
 class DeviceDate extends RealDate {
   constructor(...args) { if (args.length) super(...args); else super(RealDate.now() + shift); }
@@ -41,7 +46,7 @@ document.documentElement.dataset.deviceNow = String(Date.now());`);
     res.setHeader('content-type', 'text/html; charset=utf-8');
     res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Clock Academy</title>
 <link rel="icon" href="data:,">
-<script src="/clock.js?shift=${Number(url.searchParams.get('shift'))}"></script>
+<script src="/clock.js?shift=${Number(url.searchParams.get('shift'))}&cores=${Number(url.searchParams.get('cores')) || ''}"></script>
 <script type="module" src="${server.base}/cloud-otp.js"></script></head>
 <body><main><h1>Clock Academy</h1>
 <cloud-otp server="${server.base}" session="${opened.session}"></cloud-otp></main></body></html>`);
@@ -173,14 +178,21 @@ for (const engine of engines) {
       }
     });
 
-    it('names the registered browser on another one, which can take over', async () => {
+    it('names the registered browser on another machine, which can take over', async () => {
       const first = await openDevice(engine);
       const second = await openDevice(engine);
+      // The same engine on the same computer has the same fingerprint, which is this browser
+      // after its data was erased (the next test): the second one is another machine.
+      const lesson = (user, machine) =>
+        `${siteOrigin}/lesson?user=${encodeURIComponent(user)}&shift=0${machine ? '&cores=3' : ''}`;
       try {
         const user = newUser(`${engine}-moved`);
-        await register(first, user);
+        await first.goto(lesson(user, false));
+        await first.click(button('Register cloud OTP'));
+        await first.click(button('Confirm', true));
+        await first.code();
 
-        await openDemo(second, user);
+        await second.goto(lesson(user, true));
         await second.waitFor(heading('This browser is not your OTP device'));
         await second.waitFor(text(`OTP for ID ${user} is registered on ${label}`));
         await second.screen('unapproved');
@@ -189,16 +201,44 @@ for (const engine of engines) {
         await second.screen('replace-confirm');
         await second.click(button('Confirm', true));
         await enter(second, await second.code());
-        await second.waitFor(text(`Verified: ${user}`));
+        await second.waitFor(heading('OTP confirmed'));
 
-        // The first browser's codes are refused now, and it says why.
-        await openDemo(first, user);
-        await enter(first, await first.code());
+        // The first browser is told as it opens, and shows no code the server would refuse.
+        await first.goto(lesson(user, false));
         await first.waitFor(heading('This browser is not your OTP device'));
+        assert.equal(await first.eval(() => document.querySelector('cloud-otp').shadowRoot.querySelector('.digits')), null);
         await first.screen('replaced');
       } finally {
         await first.close();
         await second.close();
+      }
+    });
+
+    it('tells a browser whose data was erased so, and registers it again in one step', async () => {
+      const device = await openDevice(engine);
+      try {
+        const user = newUser(`${engine}-erased`);
+        await register(device, user);
+        // What Safari does after 7 days without a visit, and what clearing site data does.
+        await device.eval(() => new Promise((done, fail) => {
+          const request = indexedDB.deleteDatabase('cloud-otp');
+          request.onsuccess = () => done(true);
+          request.onerror = () => fail(request.error);
+        }));
+        await openDemo(device, user);
+        await device.waitFor(heading("This browser's OTP data was erased"));
+        await device.waitFor(text(`ID ${user} was registered in this browser (${label}, `));
+        await device.screen('erased');
+        await device.click(button('Register this browser again'));
+        await enter(device, await device.code());
+        await device.waitFor(text(`Verified: ${user}`));
+        const { body } = await server.api('GET', `/v1/audit?user_id=${encodeURIComponent(user)}`);
+        const events = body.events.map((e) => `${e.event}:${e.outcome}`).filter((e) => e.startsWith('device_'));
+        assert.deepEqual(events.sort(), [
+          'device_registered:registered', 'device_reregistered:registered', 'device_retired:reregistered',
+        ]);
+      } finally {
+        await device.close();
       }
     });
 

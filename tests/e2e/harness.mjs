@@ -473,6 +473,10 @@ export async function openDevice(engine, { locale = 'en-US' } = {}) {
         'return [document.documentElement.scrollHeight, window.innerHeight]');
       const tall = Math.min(rect.height - inner + page, 2800);
       if (tall > rect.height) await window.setRect({ width: rect.width, height: tall });
+      // Two frames, so the page is painted at its new size (WebKitGTK otherwise may capture the
+      // last frame it drew: an earlier screen, with the new area black).
+      await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+        requestAnimationFrame(() => requestAnimationFrame(() => done(true)));`);
       writeFileSync(join(shots, `${engine}-${name}.png`), Buffer.from(await driver.takeScreenshot(), 'base64'));
       if (tall > rect.height) await window.setRect({ width: rect.width, height: rect.height });
       await driver.executeScript(axeSource);

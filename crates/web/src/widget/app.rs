@@ -1179,10 +1179,11 @@ impl App {
 
 /// Whether the user's registered device, registered at `registered_at` (the server's RFC 3339
 /// time), is another one than `account`, which the server registered at its
-/// `registered_at_ms`: the same registration has the same server time.
+/// `registered_at_ms`: the same registration has the same server time, to the millisecond
+/// (two browsers can register less than a second apart).
 fn taken_over(account: &Account, registered_at: &str) -> bool {
     let at = js_sys::Date::parse(registered_at);
-    at.is_finite() && (at - account.registered_at_ms).abs() >= 1_000.0
+    at.is_finite() && (at - account.registered_at_ms).abs() >= 1.0
 }
 
 /// A registration's date and time as the trainee's language writes them ("November 20, 2026 at
