@@ -136,6 +136,8 @@ for (const engine of engines) {
         // The demo site's backend redeemed the pass with /v1/siteverify.
         const result = await device.waitFor(text(`Verified: ${user} passed OTP for "exam"`));
         assert.match(await result.getText(), new RegExp(`on ${label}\\.`));
+        // The demo page's own line follows: the trainee is registered now.
+        await device.waitFor(text('(status: active)'));
         await device.screen('success');
         // A pass is single-use: the site redeemed it already.
         const pass = await device.eval(() => window.__pass);
@@ -161,7 +163,23 @@ for (const engine of engines) {
         for (let left = 4; left >= 1; left--) {
           await enter(device, wrongCode(code));
           await device.waitFor(text(`Attempts left before OTP is suspended: ${left}.`));
-          if (left === 4) await device.screen('wrong');
+          if (left === 4) {
+            // Styled as a problem: the colour of errors and a bar beside it, besides the words.
+            const color = await device.eval(() => {
+              const find = (root) => {
+                for (const el of root.querySelectorAll('*')) {
+                  if (el.matches('.status[data-bad="1"]')) return el;
+                  const inner = el.shadowRoot && find(el.shadowRoot);
+                  if (inner) return inner;
+                }
+                return null;
+              };
+              const status = find(document);
+              return status && getComputedStyle(status).color;
+            });
+            assert.equal(color, 'rgb(180, 35, 24)');
+            await device.screen('wrong');
+          }
         }
         await enter(device, wrongCode(code));
         await device.waitFor(heading('OTP is suspended'));

@@ -3,6 +3,8 @@
 // the backend learned. Loaded as a file because the page's CSP forbids inline script.
 const widget = document.querySelector('cloud-otp');
 const result = document.getElementById('result');
+// The trainee's status as the page was opened; a verified pass means a registered device.
+const userStatus = document.getElementById('user-status');
 
 function show(text, ok) {
   result.textContent = text;
@@ -26,6 +28,7 @@ if (widget && result) {
       });
       const body = await response.json();
       if (body.success) {
+        if (userStatus) userStatus.textContent = 'active';
         show(`Verified: ${body.user_id} passed OTP for "${body.purpose}" at ${body.verified_at} ` +
           `on ${body.device.label}. The training site would now let the trainee in.`, true);
       } else {

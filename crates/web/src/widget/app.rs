@@ -785,11 +785,11 @@ impl App {
                     }),
                     Some(first) if first == pin => {
                         registration.pin = Some(pin);
+                        self.edit(String::clear);
                         if let Some(pad) = &*self.pad.borrow() {
                             pad.busy(true);
+                            pad.say(lang.t(T::Registering), false, false);
                         }
-                        self.edit(String::clear);
-                        self.pad_say(lang.t(T::Registering), false);
                         let result = device.register(&registration).await;
                         self.registered(result);
                     }
@@ -989,12 +989,13 @@ impl App {
         let mut typed = self.typed.borrow_mut();
         change(&mut typed);
         set_prop(&pad.input, "value", &typed);
-        pad.say("", false);
+        pad.say("", false, false);
     }
 
+    /// A problem under the keypad; `retry` also offers "Try again".
     fn pad_say(&self, words: &str, retry: bool) {
         if let Some(pad) = &*self.pad.borrow() {
-            pad.say(words, retry);
+            pad.say(words, true, retry);
         }
     }
 
@@ -1021,7 +1022,9 @@ impl App {
             }
         };
         set_busy(true);
-        self.pad_say(lang.t(T::Checking), false);
+        if let Some(pad) = &*self.pad.borrow() {
+            pad.say(lang.t(T::Checking), false, false);
+        }
         let result = device.verify(&account, &session, &code).await;
         self.checking.set(false);
         set_busy(false);

@@ -117,10 +117,12 @@ impl Keypad {
         }
     }
 
-    /// Shows a message under the keypad (announced: the area is a status region); `retry`
-    /// also shows the "Try again" button.
-    pub(crate) fn say(&self, words: &str, retry: bool) {
+    /// Shows a message under the keypad (announced: the area is a status region), styled as a
+    /// problem when `bad` (a wrong, used or incomplete code, a network failure); `retry` also
+    /// shows the "Try again" button.
+    pub(crate) fn say(&self, words: &str, bad: bool, retry: bool) {
         self.status.set_text_content(Some(words));
+        attr(&self.status, "data-bad", if bad { "1" } else { "" });
         self.retry.set_hidden(!retry);
     }
 
