@@ -28,7 +28,7 @@ if (widget && result) {
       });
       const body = await response.json();
       if (body.success) {
-        if (userStatus) userStatus.textContent = 'active';
+        if (userStatus) userStatus.textContent = 'status: active';
         show(`Verified: ${body.user_id} passed OTP for "${body.purpose}" at ${body.verified_at} ` +
           `on ${body.device.label}. The training site would now let the trainee in.`, true);
       } else {

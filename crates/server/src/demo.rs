@@ -260,7 +260,7 @@ async fn page(
     let token = session["session"].as_str().unwrap_or_default();
     let status = session["user_status"].as_str().unwrap_or_default();
     let mut body = format!(
-        "<p>Trainee <strong>{}</strong> (status: <span id=\"user-status\">{}</span>), purpose <strong>{}</strong>. Enter the code \
+        "<p>Trainee <strong>{}</strong> (<span id=\"user-status\">status: {}</span>), purpose <strong>{}</strong>. Enter the code \
          that your registered browser shows; the first time, this browser is registered.</p>\n\
          <cloud-otp server=\"{}\" session=\"{}\"></cloud-otp>",
         escape_html(user.as_str()),
