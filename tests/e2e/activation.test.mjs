@@ -49,10 +49,16 @@ async function step(page, label, value, button = 'Next') {
 }
 
 /** The form's error line, once it says `text`. */
-async function formError(page, text) {
-  const alert = page.getByRole('alert').filter({ hasText: text });
+/**
+ * The form's alert with the stable code `code` (its `data-code`); returns the words the trainee
+ * reads, which never carry the code itself (a trainee reads sentences, support reads codes).
+ */
+async function formError(page, code) {
+  const alert = page.locator(`[role=alert][data-code="${code}"]`);
   await alert.waitFor();
-  return alert.textContent();
+  const words = await alert.textContent();
+  assert.doesNotMatch(words, /[a-z]+_[a-z_]+|\(|\)/, `the alert shows a raw code: ${words}`);
+  return words;
 }
 
 /** Activates `user` at the institution with `customerCode`, from the form's first step. */

@@ -37,6 +37,15 @@ class DeviceDate extends RealDate {
   static now() { return RealDate.now() + shift; }
 }
 window.Date = DeviceDate;
+// With HOLDTIME, the server's clock answers only when the test says so (a 'release-time' event
+// on the document, which reaches the page from WebDriver's sandbox too): a slow phone network.
+if (params.get('holdtime')) {
+  const realFetch = window.fetch;
+  const released = new Promise((done) => document.addEventListener('release-time', done));
+  window.fetch = (input, init) => (String(input).includes('/v1/time')
+    ? released.then(() => realFetch(input, init))
+    : realFetch(input, init));
+}
 // What the page's own clock says, for the test to read: WebDriver's scripts run beside the page
 // (in Firefox, in a sandbox with the original Date), not in it.
 document.documentElement.dataset.deviceNow = String(Date.now());`);
@@ -46,7 +55,7 @@ document.documentElement.dataset.deviceNow = String(Date.now());`);
     res.setHeader('content-type', 'text/html; charset=utf-8');
     res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Clock Academy</title>
 <link rel="icon" href="data:,">
-<script src="/clock.js?shift=${Number(url.searchParams.get('shift'))}&cores=${Number(url.searchParams.get('cores')) || ''}"></script>
+<script src="/clock.js?shift=${Number(url.searchParams.get('shift'))}&cores=${Number(url.searchParams.get('cores')) || ''}&holdtime=${url.searchParams.get('holdtime') || ''}"></script>
 <script type="module" src="${server.base}/cloud-otp.js"></script></head>
 <body><main><h1>Clock Academy</h1>
 <cloud-otp server="${server.base}" session="${opened.session}"></cloud-otp></main></body></html>`);
@@ -62,14 +71,22 @@ after(async () => {
   await server?.stop();
 });
 
-/** Calls the institution API of the clock site's institution. */
+/** Calls the institution API of the clock site's institution: POSTs `body`, or GETs without. */
 async function institution(path, body) {
   const response = await fetch(server.base + path, {
-    method: 'POST',
+    method: body ? 'POST' : 'GET',
     headers: { authorization: `Bearer ${siteKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+    body: body && JSON.stringify(body),
   });
   return response.json();
+}
+
+/** Waits until the server's time is 7 to 40 s into a step, where the last visit's clock offset
+ * gives a code at once (the widget does not use it within 5 s of either end of a step). */
+async function clearOfStepEdges() {
+  while (Date.now() % 60000 < 7000 || Date.now() % 60000 > 40000) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** Opens the demo training site for `user`; resolves once the widget shows a screen. */
@@ -279,6 +296,37 @@ for (const engine of engines) {
         await device.waitFor(heading('OTP 인증 완료'));
         await device.waitFor(text(`Verified: ${user}`));
         await device.screen('ko-success');
+      } finally {
+        await device.close();
+      }
+    });
+
+    it('sends a code computed on the last visit\'s clock only once the server\'s time confirms it: a clock moved between visits costs no attempt', async () => {
+      const device = await openDevice(engine);
+      try {
+        const user = newUser(`${engine}-moved`);
+        await device.goto(`${siteOrigin}/lesson?user=${encodeURIComponent(user)}&shift=0`);
+        await device.click(button('Register cloud OTP'));
+        await device.click(button('Confirm', true));
+        await device.code();
+        // The next visit: the device clock was set 3 hours ahead in between, and the server's
+        // time is slow to come. The code on screen is the last visit's offset's, so not the
+        // server's.
+        await clearOfStepEdges();
+        await device.goto(`${siteOrigin}/lesson?user=${encodeURIComponent(user)}&shift=${3 * 3600 * 1000}&holdtime=1`);
+        const quick = await device.code();
+        await enter(device, quick);
+        await device.waitFor(text('Checking'));
+        await device.eval(() => document.dispatchEvent(new Event('release-time')));
+        await device.waitFor(text('This device\'s clock moved since your last visit, so the code changed.'));
+        await device.screen('clock-moved');
+        const code = await device.code();
+        assert.notEqual(code, quick);
+        // Nothing was sent: no attempt counted toward suspension.
+        const status = await institution(`/v1/users/${encodeURIComponent(user)}`);
+        assert.equal(status.failures, 0, JSON.stringify(status));
+        await enter(device, code);
+        await device.waitFor(heading('OTP confirmed'));
       } finally {
         await device.close();
       }

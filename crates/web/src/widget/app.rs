@@ -1025,6 +1025,31 @@ impl App {
         if let Some(pad) = &*self.pad.borrow() {
             pad.say(lang.t(T::Checking), false, false);
         }
+        // A code shown on the last visit's clock offset ([`Device::quick_code`]) is sent only once
+        // this visit's offset confirms it: when the device clock moved in between, the server
+        // would refuse it, and a refusal counts toward suspension (docs/product.md rule 4).
+        let quick = self
+            .live
+            .borrow()
+            .as_ref()
+            .filter(|l| !l.confirmed)
+            .and_then(|l| l.code.clone())
+            .filter(|(shown, _)| *shown == code);
+        if let Some((_, counter)) = quick {
+            match device.current_code(&account).await {
+                // The server takes the current step and the one before (rule 2).
+                Ok(now) if now.counter != counter && now.counter != counter + 1 => {
+                    self.checking.set(false);
+                    set_busy(false);
+                    self.show_now(&account, now, true);
+                    self.edit(String::clear);
+                    return self.pad_say(self.lang.get().t(T::ClockMoved), false);
+                }
+                Ok(now) => self.show_now(&account, now, true),
+                // Told below, by the same request failing.
+                Err(_) => {}
+            }
+        }
         let result = device.verify(&account, &session, &code).await;
         self.checking.set(false);
         set_busy(false);

@@ -136,6 +136,7 @@ pub enum T {
     Checking,
     WrongCode,
     Replayed,
+    ClockMoved,
     NetworkInline,
     TryAgain,
     RateLimited,
@@ -261,6 +262,7 @@ Type all 6 digits.
 Checking…
 Wrong code. Attempts left before OTP is suspended: %.
 This code was already used. Wait for the next code and type it.
+This device's clock moved since your last visit, so the code changed. Type the code shown now.
 Could not reach the OTP server. What you typed is kept: try again.
 Try again
 Too many attempts. Wait a minute, then try again.
@@ -296,9 +298,9 @@ Activate this browser instead
 Activate
 Next
 Back
-Type the 4-digit customer code. (invalid_input)
-Type your login ID: 1 to 128 characters. (invalid_input)
-Type the 6-digit activation code. (invalid_input)
+Type the 4-digit customer code.
+Type your login ID: 1 to 128 characters.
+Type the 6-digit activation code.
 No institution has customer code %. Check the code your training institution gave you.
 The institution with customer code % is not open for OTP service yet. Ask it when the service starts.
 ID % is not enrolled for OTP at %. Check the ID, or ask the institution for an activation code.
@@ -363,6 +365,7 @@ OTP 인증번호
 확인하는 중…
 인증번호가 틀렸습니다. OTP 정지까지 남은 횟수: %.
 이미 사용한 번호입니다. 다음 번호가 나오면 입력하세요.
+지난 방문 뒤 이 기기의 시계가 바뀌어 번호가 바뀌었습니다. 지금 보이는 번호를 입력하세요.
 OTP 서버에 연결하지 못했습니다. 입력한 번호는 그대로 있으니 다시 시도하세요.
 다시 시도
 시도가 너무 많습니다. 1분 뒤에 다시 시도하세요.
@@ -398,9 +401,9 @@ OTP 요청 시간이 지났습니다
 활성화
 다음
 이전
-4자리 고객 코드를 입력하세요. (invalid_input)
-로그인 아이디를 입력하세요(1~128자). (invalid_input)
-6자리 활성화 코드를 입력하세요. (invalid_input)
+4자리 고객 코드를 입력하세요.
+로그인 아이디를 입력하세요(1~128자).
+6자리 활성화 코드를 입력하세요.
 고객 코드 %에 해당하는 훈련기관이 없습니다. 훈련기관에서 받은 코드를 확인하세요.
 고객 코드 %의 훈련기관은 아직 OTP 서비스를 시작하지 않았습니다. 시작 일정은 훈련기관에 문의하세요.
 아이디 %: %에 OTP 사용자로 등록되어 있지 않습니다. 아이디를 확인하거나 훈련기관에 활성화 코드를 요청하세요.

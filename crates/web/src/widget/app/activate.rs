@@ -9,7 +9,7 @@ use web_sys::{Element, HtmlElement};
 use super::{App, View};
 use crate::accounts::{self, Account};
 use crate::api::{Authorization, Customer};
-use crate::text::{concat, decimal};
+use crate::text::decimal;
 use crate::widget::dom::{action_button, attr, el, prop, set_prop, text};
 use crate::widget::i18n::T;
 use crate::widget::keypad::digits_only;
@@ -37,8 +37,9 @@ pub(super) struct Form {
     activation_code: String,
     /// The device the ID already has: activating again replaces it, once the trainee was told.
     replaces: Option<RegisteredDevice>,
-    /// The last failure, with its stable code, shown on the current step.
-    error: Option<String>,
+    /// The last failure on the current step: the words the trainee reads, and its stable code,
+    /// kept out of the words (the alert's `data-code`, for support and the host page's scripts).
+    error: Option<(String, String)>,
     busy: bool,
     /// Whether the browser holds IDs already, so the form can be left for their codes.
     can_close: bool,
@@ -112,9 +113,10 @@ impl App {
             attr(&field, "inputmode", "numeric");
         }
         set_prop(&field, "value", value);
-        if let Some(error) = &form.error {
-            let p = text(&card, "p", "error", error);
+        if let Some((words, code)) = &form.error {
+            let p = text(&card, "p", "error", words);
             attr(&p, "role", "alert");
+            attr(&p, "data-code", code);
             attr(&p, "id", "cotp-error");
             attr(&field, "aria-invalid", "true");
             attr(&field, "aria-describedby", "cotp-error");
@@ -183,7 +185,7 @@ impl App {
     }
 
     /// Shows step `ask` with `error` (none clears the last one).
-    fn ask(&self, ask: Ask, error: Option<String>) {
+    fn ask(&self, ask: Ask, error: Option<(String, String)>) {
         {
             let mut form = self.form.borrow_mut();
             form.error = error;
@@ -214,7 +216,7 @@ impl App {
                 let code = digits_only(&value, 4);
                 self.form.borrow_mut().customer_code = code.clone();
                 if code.len() != 4 {
-                    return self.ask(ask, Some(lang.t(T::CustomerFormat).into()));
+                    return self.ask(ask, invalid_input(lang.t(T::CustomerFormat)));
                 }
                 self.busy(ask);
                 match device.customer(&self.server, &code).await {
@@ -244,7 +246,7 @@ impl App {
                     }
                 }
                 if accounts::check_user_id(&user).is_err() {
-                    return self.ask(ask, Some(lang.t(T::LoginFormat).into()));
+                    return self.ask(ask, invalid_input(lang.t(T::LoginFormat)));
                 }
                 self.ask(Ask::Code, None);
             }
@@ -252,7 +254,7 @@ impl App {
                 let code = digits_only(&value, 6);
                 self.form.borrow_mut().activation_code = code.clone();
                 if code.len() != 6 {
-                    return self.ask(ask, Some(lang.t(T::ActivationFormat).into()));
+                    return self.ask(ask, invalid_input(lang.t(T::ActivationFormat)));
                 }
                 let (registration, digits) = {
                     let form = self.form.borrow();
@@ -367,6 +369,11 @@ impl App {
         if let Error::DeviceExists(device) | Error::UnapprovedDevice(device) = error {
             self.form.borrow_mut().replaces = Some(device.clone());
         }
-        self.ask(ask, Some(concat(&[&words, " (", error.code(), ")"])));
+        self.ask(ask, Some((words, error.code().to_owned())));
     }
+}
+
+/// A field's content that the step refuses before anything is sent.
+fn invalid_input(words: &str) -> Option<(String, String)> {
+    Some((words.to_owned(), "invalid_input".to_owned()))
 }
