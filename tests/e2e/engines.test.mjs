@@ -229,7 +229,10 @@ for (const engine of engines) {
 
         await second.goto(lesson(user, true));
         await second.waitFor(heading('This browser is not your OTP device'));
-        await second.waitFor(text(`OTP for ID ${user} is registered on ${label}`));
+        // Both browsers carry the same label: the registration's time tells them apart.
+        const named = await second.eval((el) => el.textContent,
+          await second.waitFor(text(`OTP for ID ${user} is registered on ${label}`)));
+        assert.match(named, /\(registered [A-Z][a-z]+ \d{1,2}, \d{4}(,| at) \d{1,2}:\d{2}\s?[AP]M\)/, named);
         await second.screen('unapproved');
         await second.click(button('Register this browser instead'));
         await second.waitFor(heading('Confirm registration'));
@@ -277,6 +280,41 @@ for (const engine of engines) {
       }
     });
 
+    it('keeps an e-mail and a 128-character login ID inside the card, at 360 pixels and on a desktop', async () => {
+      const device = await openDevice(engine);
+      // Whether anything on the page, in the widget's shadow root too, is wider than its box.
+      const overflows = () => device.eval(() => {
+        const wide = [];
+        const root = document.documentElement;
+        if (root.scrollWidth > root.clientWidth) wide.push(`page ${root.scrollWidth} > ${root.clientWidth}`);
+        for (const el of document.querySelector('cloud-otp').shadowRoot.querySelectorAll('p, h2, .who')) {
+          // Visually hidden text (for screen readers) is 1 pixel wide on purpose.
+          if (el.clientWidth > 1 && el.scrollWidth > el.clientWidth + 1) wide.push(`${el.tagName} "${el.textContent.slice(0, 40)}"`);
+        }
+        return wide;
+      });
+      try {
+        for (const width of [360, 1280]) {
+          assert.equal(await device.viewport(width), width, `${engine} gives a page ${width} pixels wide`);
+          const stamp = `${engine}-${width}-${Date.now().toString(36)}`;
+          for (const [name, user] of [['email', `kim.minseo.${stamp}@academy-example.co.kr`], ['longest', `long-${stamp}-`.padEnd(128, 'x')]]) {
+            await openDemo(device, user);
+            await device.waitFor(button('Register cloud OTP'));
+            assert.deepEqual(await overflows(), [], `register screen, ${name} ID, ${width} px`);
+            await device.click(button('Register cloud OTP'));
+            await device.waitFor(heading('Confirm registration'));
+            assert.deepEqual(await overflows(), [], `confirm screen, ${name} ID, ${width} px`);
+            await device.click(button('Confirm', true));
+            await device.code();
+            assert.deepEqual(await overflows(), [], `code screen, ${name} ID, ${width} px`);
+            await device.screen(`long-id-${name}-${width}`);
+          }
+        }
+      } finally {
+        await device.close();
+      }
+    });
+
     it('speaks Korean to a Korean browser', async () => {
       const device = await openDevice(engine, { locale: 'ko-KR' });
       try {
@@ -288,6 +326,10 @@ for (const engine of engines) {
         await device.screen('ko-register');
         await device.click(button('클라우드 OTP 등록'));
         await device.waitFor(heading('등록 확인'));
+        // The browser's label in Korean word order, and no particle glued to English words.
+        const [name, os] = label.split(' on ');
+        await device.waitFor(text(`이 브라우저(${os}의 ${name})를 아이디 ${user}의 OTP 기기로 등록할까요?`));
+        await device.screen('ko-confirm');
         await device.click(button('확인', true));
         const code = await device.code();
         await device.waitFor(text('인증번호 입력'));
@@ -304,7 +346,7 @@ for (const engine of engines) {
     it('sends a code computed on the last visit\'s clock only once the server\'s time confirms it: a clock moved between visits costs no attempt', async () => {
       const device = await openDevice(engine);
       try {
-        const user = newUser(`${engine}-moved`);
+        const user = newUser(`${engine}-clock-moved`);
         await device.goto(`${siteOrigin}/lesson?user=${encodeURIComponent(user)}&shift=0`);
         await device.click(button('Register cloud OTP'));
         await device.click(button('Confirm', true));

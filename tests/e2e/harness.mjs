@@ -471,6 +471,18 @@ export async function openDevice(engine, { locale = 'en-US' } = {}) {
      * photographs the window, so the window is made as tall as the page for it) and runs
      * axe-core on the page.
      */
+    /** Makes the page `width` CSS pixels wide (the window's frame aside); returns the width the
+     * engine gave, which a test compares (an engine may keep a window wider than asked). */
+    async viewport(width) {
+      const window = driver.manage().window();
+      for (let i = 0; i < 3; i++) {
+        const rect = await window.getRect();
+        const inner = await driver.executeScript('return window.innerWidth');
+        if (inner === width) break;
+        await window.setRect({ width: rect.width + width - inner, height: rect.height });
+      }
+      return driver.executeScript('return window.innerWidth');
+    },
     async screen(name) {
       mkdirSync(shots, { recursive: true });
       const window = driver.manage().window();

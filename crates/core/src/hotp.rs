@@ -4,6 +4,9 @@ use std::fmt;
 use std::num::NonZeroU64;
 use std::str::FromStr;
 
+use hmac::digest::core_api::{Block, BlockSizeUser};
+use hmac::digest::crypto_common::KeySizeUser;
+use hmac::digest::{Digest, KeyInit};
 use hmac::{Hmac, Mac};
 
 use crate::{Error, Secret};
@@ -208,31 +211,105 @@ impl fmt::Debug for Code {
     }
 }
 
+/// An HMAC value of one of the [`Algorithm`]s: 20, 32 or 64 bytes. It is never shorter than
+/// the 20 bytes dynamic truncation reads, so [`MacValue::truncate`] cannot fail; it reads as
+/// its bytes (`&[u8]`).
+#[derive(Clone)]
+pub struct MacValue {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl MacValue {
+    /// Dynamic truncation (RFC 4226 section 5.3) of this value.
+    ///
+    /// ```
+    /// use cloud_otp_core::{Algorithm, Digits, Secret, mac};
+    /// let s = Secret::new(b"12345678901234567890".to_vec()).unwrap();
+    /// assert_eq!(mac(Algorithm::Sha1, &s, 0).truncate(Digits::SIX).to_string(), "755224");
+    /// ```
+    pub fn truncate(&self, digits: Digits) -> Code {
+        let offset = usize::from(self.bytes[self.len - 1] & 0x0f);
+        code_at(&self.bytes, offset, digits)
+    }
+}
+
+impl std::ops::Deref for MacValue {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// A MAC is key material while its code is valid: `Debug` does not show it.
+impl fmt::Debug for MacValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MacValue({} bytes, redacted)", self.len)
+    }
+}
+
 /// HMAC(secret, counter) with the counter as 8 big-endian bytes (RFC 4226 section 5.2).
 ///
 /// ```
 /// use cloud_otp_core::{Algorithm, Secret, mac};
 /// let s = Secret::new(b"12345678901234567890".to_vec()).unwrap();
 /// assert_eq!(mac(Algorithm::Sha1, &s, 0).len(), 20);
+/// assert_eq!(mac(Algorithm::Sha256, &s, 0).len(), 32);
 /// assert_eq!(mac(Algorithm::Sha512, &s, 0).len(), 64);
 /// ```
-pub fn mac(algorithm: Algorithm, secret: &Secret, counter: u64) -> Vec<u8> {
-    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], msg: &[u8]) -> Vec<u8> {
-        // HMAC accepts keys of any length (RFC 2104 section 2), so this cannot fail.
-        match <M as hmac::digest::KeyInit>::new_from_slice(key) {
-            Ok(mut m) => {
-                m.update(msg);
-                m.finalize().into_bytes().to_vec()
-            }
-            Err(_) => Vec::new(),
-        }
-    }
+pub fn mac(algorithm: Algorithm, secret: &Secret, counter: u64) -> MacValue {
     let msg = counter.to_be_bytes();
     let key = secret.as_bytes();
     match algorithm {
-        Algorithm::Sha1 => run::<Hmac<sha1::Sha1>>(key, &msg),
-        Algorithm::Sha256 => run::<Hmac<sha2::Sha256>>(key, &msg),
-        Algorithm::Sha512 => run::<Hmac<sha2::Sha512>>(key, &msg),
+        Algorithm::Sha1 => hmac::<Hmac<sha1::Sha1>, sha1::Sha1>(key, &msg),
+        Algorithm::Sha256 => hmac::<Hmac<sha2::Sha256>, sha2::Sha256>(key, &msg),
+        Algorithm::Sha512 => hmac::<Hmac<sha2::Sha512>, sha2::Sha512>(key, &msg),
+    }
+}
+
+/// The HMAC key as RFC 2104 section 2 prepares it: zero-padded to the hash's block size, or
+/// hashed first when longer. HMAC's block-sized key constructor cannot fail, where the
+/// slice one returns a `Result` whose error never happens.
+fn key_block<D: Digest + BlockSizeUser>(key: &[u8]) -> Block<D> {
+    let mut block = Block::<D>::default();
+    if key.len() <= block.len() {
+        block[..key.len()].copy_from_slice(key);
+    } else {
+        // Every supported hash's output (20 to 64 bytes) fits in its block (64 or 128).
+        let hashed = D::digest(key);
+        block[..hashed.len()].copy_from_slice(&hashed);
+    }
+    block
+}
+
+/// HMAC `M` with hash `D` (`Hmac<D>`), from the block-sized key of [`key_block`].
+fn hmac<M, D>(key: &[u8], msg: &[u8]) -> MacValue
+where
+    M: KeyInit + KeySizeUser<KeySize = D::BlockSize> + Mac,
+    D: Digest + BlockSizeUser,
+{
+    let mut m = <M as KeyInit>::new(&key_block::<D>(key));
+    Mac::update(&mut m, msg);
+    let out = m.finalize().into_bytes();
+    let mut bytes = [0; 64];
+    bytes[..out.len()].copy_from_slice(&out);
+    MacValue {
+        bytes,
+        len: out.len(),
+    }
+}
+
+/// The code of the 31 bits at `offset` of `mac`, which holds at least `offset + 4` bytes.
+fn code_at(mac: &[u8], offset: usize, digits: Digits) -> Code {
+    let bin = u32::from_be_bytes([
+        mac[offset],
+        mac[offset + 1],
+        mac[offset + 2],
+        mac[offset + 3],
+    ]) & 0x7fff_ffff;
+    Code {
+        value: bin % digits.modulus(),
+        digits,
     }
 }
 
@@ -254,16 +331,7 @@ pub fn truncate(mac: &[u8], digits: Digits) -> Result<Code, Error> {
     }
     // The low four bits of the last byte pick the offset: at most 15, so offset + 3 <= 18 < len.
     let offset = usize::from(mac[len - 1] & 0x0f);
-    let bin = u32::from_be_bytes([
-        mac[offset],
-        mac[offset + 1],
-        mac[offset + 2],
-        mac[offset + 3],
-    ]) & 0x7fff_ffff;
-    Ok(Code {
-        value: bin % digits.modulus(),
-        digits,
-    })
+    Ok(code_at(mac, offset, digits))
 }
 
 /// An HOTP code for `counter` (RFC 4226 section 5.3).
@@ -274,10 +342,7 @@ pub fn truncate(mac: &[u8], digits: Digits) -> Result<Code, Error> {
 /// assert_eq!(hotp(Algorithm::Sha1, &s, 1, Digits::SIX).to_string(), "287082");
 /// ```
 pub fn hotp(algorithm: Algorithm, secret: &Secret, counter: u64, digits: Digits) -> Code {
-    let m = mac(algorithm, secret, counter);
-    // Every supported hash yields 20 bytes or more, so truncation cannot fail; the fallback keeps
-    // this function total without a panic path.
-    truncate(&m, digits).unwrap_or(Code { value: 0, digits })
+    mac(algorithm, secret, counter).truncate(digits)
 }
 
 /// The TOTP counter T = floor(unix_secs / step) with T0 = 0 (RFC 6238 section 4.2).

@@ -25,7 +25,7 @@ mod secret;
 
 pub use error::Error;
 pub use hotp::{
-    Algorithm, Code, Digits, Step, counter_at, hotp, mac, remaining_secs, totp, truncate,
+    Algorithm, Code, Digits, MacValue, Step, counter_at, hotp, mac, remaining_secs, totp, truncate,
 };
 pub use pin::{PIN_SALT, derive_pin_key};
 pub use policy::{Outcome, Policy, State, verify, verify_with_secret};

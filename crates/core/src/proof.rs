@@ -24,7 +24,7 @@ pub const PROOF_LEN: usize = 20;
 /// assert_eq!(proof(&s).len(), PROOF_LEN);
 /// ```
 pub fn proof(secret: &Secret) -> Vec<u8> {
-    mac(Algorithm::Sha1, secret, PROOF_COUNTER)
+    mac(Algorithm::Sha1, secret, PROOF_COUNTER).to_vec()
 }
 
 /// Whether `sent` is the proof for `secret`, compared in constant time.

@@ -4,9 +4,10 @@
 
 use cloud_otp_core::otpauth::{KeyUri, Kind};
 use cloud_otp_core::{
-    Algorithm, Digits, Outcome, Policy, Secret, State, Step, base32, hotp, totp, truncate,
+    Algorithm, Digits, Outcome, Policy, Secret, State, Step, base32, hotp, mac, totp, truncate,
     verify_with_secret,
 };
+use hmac::{Hmac, Mac};
 use proptest::prelude::*;
 
 fn algorithm() -> impl Strategy<Value = Algorithm> {
@@ -17,7 +18,30 @@ fn algorithm() -> impl Strategy<Value = Algorithm> {
     ]
 }
 
+/// The HMAC crate's own slice-keyed HMAC, which the core's block-keyed one must equal.
+fn reference_mac(algorithm: Algorithm, key: &[u8], counter: u64) -> Vec<u8> {
+    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], counter: u64) -> Vec<u8> {
+        let mut m = <M as Mac>::new_from_slice(key).unwrap();
+        m.update(&counter.to_be_bytes());
+        m.finalize().into_bytes().to_vec()
+    }
+    match algorithm {
+        Algorithm::Sha1 => run::<Hmac<sha1::Sha1>>(key, counter),
+        Algorithm::Sha256 => run::<Hmac<sha2::Sha256>>(key, counter),
+        Algorithm::Sha512 => run::<Hmac<sha2::Sha512>>(key, counter),
+    }
+}
+
 proptest! {
+    // Every key length a secret may have, below, at and above each hash's block size (64 bytes
+    // for SHA-1 and SHA-256, 128 for SHA-512; longer keys are hashed first, RFC 2104).
+    #[test]
+    fn mac_equals_the_hmac_crates_for_every_key_length(key in proptest::collection::vec(any::<u8>(), 1..=Secret::MAX_LEN),
+                                                        alg in algorithm(), counter: u64) {
+        let secret = Secret::new(key.clone()).unwrap();
+        prop_assert_eq!(mac(alg, &secret, counter).to_vec(), reference_mac(alg, &key, counter));
+    }
+
     #[test]
     fn base32_round_trips(bytes in proptest::collection::vec(any::<u8>(), 0..100), pad: bool) {
         let text = base32::encode(&bytes, pad);
