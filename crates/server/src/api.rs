@@ -9,6 +9,7 @@ use cloud_otp_core::{Outcome, Secret, verify_with_secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::audit::{AuditEvent, AuditOutcome};
 use crate::clock::{db_ms, parse_rfc3339, rfc3339};
 use crate::crypto::{random_bytes, random_digits, random_id, random_token, token_hash};
 use crate::error::{ApiError, DeviceView};
@@ -17,7 +18,7 @@ use crate::http::{
     parse_json,
 };
 use crate::storage::{
-    AuditEvent, Committed, DeviceRecord, NewDevice, NewPass, Registered, Registration,
+    AuditEntry, Committed, DeviceRecord, NewDevice, NewPass, Registered, Registration,
     SessionRecord, Tenant, UserRecord, VerifyCommit,
 };
 use crate::validate::{
@@ -380,12 +381,12 @@ async fn check_activation(
             });
         }
         let left = u32::try_from(ACTIVATION_MAX_ATTEMPTS - rec.attempts - 1).unwrap_or(0);
-        let event = AuditEvent::new(
+        let event = AuditEntry::new(
             tenant_id,
             user_id,
             now,
-            "activation_failed",
-            "invalid_activation",
+            AuditEvent::ActivationFailed,
+            AuditOutcome::InvalidActivation,
         )
         .detail(format!("attempts_left={left}"));
         if state
@@ -478,11 +479,11 @@ async fn run_verification(
     now: i64,
 ) -> ApiResult<Verified> {
     let (event, detail) = match via {
-        Via::Widget { purpose, .. } => ("verify", Some(format!("purpose={purpose}"))),
-        Via::Check => ("check", None),
+        Via::Widget { purpose, .. } => (AuditEvent::Verify, Some(format!("purpose={purpose}"))),
+        Via::Check => (AuditEvent::Check, None),
     };
-    let audit = |outcome: &str, label: &str| {
-        let e = AuditEvent::new(tenant_id, user_id, now, event, outcome).device(label);
+    let audit = |outcome: AuditOutcome, label: &str| {
+        let e = AuditEntry::new(tenant_id, user_id, now, event, outcome).device(label);
         match &detail {
             Some(d) => e.detail(d.clone()),
             None => e,
@@ -506,7 +507,7 @@ async fn run_verification(
             if !same {
                 state
                     .batches
-                    .audit(audit("unapproved_device", &device.label))
+                    .audit(audit(AuditOutcome::UnapprovedDevice, &device.label))
                     .await?;
                 return Err(ApiError::UnapprovedDevice {
                     device: device_view(device),
@@ -514,7 +515,10 @@ async fn run_verification(
             }
         }
         if user.state.locked {
-            state.batches.audit(audit("locked", &device.label)).await?;
+            state
+                .batches
+                .audit(audit(AuditOutcome::Locked, &device.label))
+                .await?;
             return Err(ApiError::Locked);
         }
         let secret = state
@@ -529,7 +533,7 @@ async fn run_verification(
         let mut pass = None;
         let result = match outcome {
             Outcome::Accepted { step } => {
-                events.push(audit("accepted", &device.label));
+                events.push(audit(AuditOutcome::Accepted, &device.label));
                 if let Via::Widget {
                     session_hash,
                     purpose,
@@ -552,22 +556,28 @@ async fn run_verification(
                 Ok(step)
             }
             Outcome::Rejected { attempts_left } => {
-                events.push(audit("invalid_code", &device.label));
+                events.push(audit(AuditOutcome::InvalidCode, &device.label));
                 Err(ApiError::InvalidCode { attempts_left })
             }
             Outcome::Locked => {
-                events.push(audit("invalid_code", &device.label));
+                events.push(audit(AuditOutcome::InvalidCode, &device.label));
                 events.push(
-                    AuditEvent::new(tenant_id, user_id, now, "lock", "locked")
-                        .device(&device.label)
-                        .detail(format!("after {} wrong codes", next.failures)),
+                    AuditEntry::new(
+                        tenant_id,
+                        user_id,
+                        now,
+                        AuditEvent::Lock,
+                        AuditOutcome::Locked,
+                    )
+                    .device(&device.label)
+                    .detail(format!("after {} wrong codes", next.failures)),
                 );
                 Err(ApiError::Locked)
             }
             Outcome::Replayed => {
                 state
                     .batches
-                    .audit(audit("replayed", &device.label))
+                    .audit(audit(AuditOutcome::Replayed, &device.label))
                     .await?;
                 return Err(ApiError::Replayed);
             }
@@ -661,9 +671,15 @@ pub async fn siteverify(
             json!({ "success": false, "error": "invalid_or_used_pass" }),
         ));
     };
-    let event = AuditEvent::new(&tenant.id, &p.user_id, now, "pass_redeemed", "redeemed")
-        .device(&p.device_label)
-        .detail(format!("purpose={}", p.purpose));
+    let event = AuditEntry::new(
+        &tenant.id,
+        &p.user_id,
+        now,
+        AuditEvent::PassRedeemed,
+        AuditOutcome::Redeemed,
+    )
+    .device(&p.device_label)
+    .detail(format!("purpose={}", p.purpose));
     state.storage.audit(&event).await?;
     Ok(Json(json!({
         "success": true,
@@ -720,12 +736,12 @@ pub async fn issue_activation(
         .storage
         .put_activation(&tenant.id, user.as_str(), &hash, now, expires_ms)
         .await?;
-    let event = AuditEvent::new(
+    let event = AuditEntry::new(
         &tenant.id,
         user.as_str(),
         now,
-        "activation_issued",
-        "issued",
+        AuditEvent::ActivationIssued,
+        AuditOutcome::Issued,
     );
     state.storage.audit(&event).await?;
     let body = json!({

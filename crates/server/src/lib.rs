@@ -22,13 +22,15 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 
 pub mod admin;
 pub mod api;
-pub mod batch;
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod crypto;
+pub mod data_dir;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod ids;
 pub mod keycache;
 pub mod listen;
 pub mod reload;
@@ -116,7 +118,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     limiter: Arc<http::RateLimiter>,
     activation_limiter: Arc<http::RateLimiter>,
-    batches: Arc<batch::Batches>,
+    batches: Arc<storage::batch::Batches>,
     keys: Arc<keycache::KeyCache>,
     demo: Option<Arc<demo::Demo>>,
 }
@@ -137,7 +139,7 @@ impl AppState {
             config.activation_limit_per_hour,
             60 * 60 * 1000,
         ));
-        let batches = Arc::new(batch::Batches::new(storage.clone()));
+        let batches = Arc::new(storage::batch::Batches::new(storage.clone()));
         let keys = Arc::new(keycache::KeyCache::new(config.api_key_ttl));
         AppState {
             storage,
