@@ -35,6 +35,7 @@ pub mod keycache;
 pub mod listen;
 pub mod reload;
 pub mod rotate;
+pub mod service;
 pub mod statics;
 pub mod storage;
 pub mod validate;
