@@ -8,11 +8,11 @@ use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::refusals::device_view;
 use super::requests::{DeviceRequest, StatusRequest, VerifyRequest};
-use super::{ApiResult, device_view};
 use crate::AppState;
 use crate::clock::rfc3339;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::http::{ApiJson, ClientIp, CustomerPath, check_origin};
 use crate::service::enrollment::{Authority, Authorized};
 use crate::service::open_for_service;

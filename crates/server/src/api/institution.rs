@@ -7,13 +7,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use super::refusals::device_view;
 use super::requests::{
     ActivationRequest, AuditQuery, AuthenticatorRequest, CheckRequest, SessionRequest,
     SiteverifyRequest, UnlockRequest,
 };
-use super::{ApiResult, device_view};
 use crate::AppState;
 use crate::clock::rfc3339;
+use crate::error::ApiResult;
 use crate::http::{ApiJson, ApiQuery, Institution, OptionalJson, UserPath};
 
 /// `POST /v1/sessions`: opens an OTP session (10 minutes) for a user and purpose.

@@ -4,9 +4,8 @@
 
 use serde::Deserialize;
 
-use super::ApiResult;
 use crate::clock::parse_rfc3339;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::http::parse_json;
 use crate::service::administration::AuditFilter;
 use crate::service::enrollment::{Authority, BrowserDevice, BrowserEnrollment};
