@@ -1,9 +1,12 @@
 //! cloud-otp-server: the verification server (docs/architecture.md). [`app`] builds the whole HTTP
 //! service from an [`AppState`], so tests drive it in-process and over a real socket alike.
 //!
-//! Layout: `api` (handlers of the HTTP contract), `http` (extractors and middleware),
-//! `storage` (SQLite and PostgreSQL), `batch` (batched SQLite reads and writes), `keycache`
-//! (API-key lookups), `crypto` (secrets at rest), `validate` (checked input), `clock`
+//! Layout: `api` (handlers of the HTTP contract: parse, call a service, map the answer),
+//! `service` (the domain without HTTP: verification, enrollment, administration), `audit`
+//! (the audit log's vocabulary), `http` (extractors and middleware), `storage` (SQLite and
+//! PostgreSQL, one file per table family, every SQL statement, the SQLite group read and
+//! commit), `keycache` (API-key lookups), `crypto` (secrets at rest), `ids` (random ids and
+//! token hashes), `data_dir` (the private data directory), `validate` (checked input), `clock`
 //! (injected time), `statics` (dist/), `demo` (the demo training site), `rotate` (master-key
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
 //! timeouts), `cli` (the `cloud-otp` binary).
