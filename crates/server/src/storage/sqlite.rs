@@ -86,7 +86,7 @@ impl Storage {
     }
 
     /// A connection to the SQLite database of its own, outside the pool, for the group
-    /// reader and writer of [`crate::batch`], which keep it (taking one from the pool for
+    /// reader and writer of [`super::batch`], which keep it (taking one from the pool for
     /// each batch and giving it back cost a task each time). `None` on PostgreSQL.
     pub async fn sqlite_connection(&self) -> Result<Option<SqliteConnection>> {
         match self {
