@@ -1,6 +1,7 @@
 //! Fuzz target: the server's request types. The first byte picks a JSON request body (or the
-//! audit query string); the rest is parsed as that endpoint's handler parses it. Nothing
-//! panics, and every refusal is a 4xx error with a stable code whose body renders.
+//! audit query string); the rest is parsed by `parse_body`, which runs the request type's own
+//! `parse`, the one its handler calls. Nothing panics, and every refusal is a 4xx error with a
+//! stable code whose body renders.
 #![no_main]
 
 use cloud_otp_server::api::{RequestBody, parse_audit_query, parse_body};

@@ -1,7 +1,6 @@
 //! Secrets at rest: the master key, AES-256-GCM for device secrets, hashes for tokens and
 //! activation codes, and the random tokens the server hands out.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -9,13 +8,17 @@ use aes_gcm::aead::rand_core::RngCore;
 use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use cloud_otp_core::Secret;
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
+
+// Kept here too, where callers found them before they had modules of their own.
+pub use crate::data_dir::write_private_file;
+pub use crate::ids::{random_bytes, random_digits, random_id, random_token, token_hash};
 
 /// The name of the key file in the data directory.
 pub const KEY_FILE: &str = "master.key";
@@ -258,21 +261,6 @@ pub fn load_key_ring(
         primary,
         extra,
     })
-}
-
-/// Creates `path` readable by its owner only (0600) and writes `contents`; fails if it exists,
-/// so two servers starting at once cannot overwrite each other's key.
-pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        crate::storage::create_private_dir(dir)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
 }
 
 /// The keys derived from one master key.
@@ -545,58 +533,4 @@ impl SharedCrypto {
         // longer than the swap; requests still using it keep it alive until they finish.
         drop(old);
     }
-}
-
-/// SHA-256 of a high-entropy token (API key, session, pass), as stored in the database.
-///
-/// ```
-/// use cloud_otp_server::crypto::token_hash;
-/// assert_eq!(token_hash("abc").len(), 64);
-/// assert_ne!(token_hash("abc"), token_hash("abd"));
-/// ```
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// A random bearer token: 32 bytes (256 bits) as unpadded base64url, 43 characters.
-pub fn random_token() -> String {
-    let mut bytes = Zeroizing::new([0u8; 32]);
-    OsRng.fill_bytes(bytes.as_mut());
-    URL_SAFE_NO_PAD.encode(bytes.as_ref())
-}
-
-/// A random identifier (not a secret): 16 bytes as unpadded base64url, 22 characters.
-pub fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Random bytes, for device secrets of authenticator apps.
-pub fn random_bytes(n: usize) -> Zeroizing<Vec<u8>> {
-    let mut bytes = Zeroizing::new(vec![0u8; n]);
-    OsRng.fill_bytes(bytes.as_mut());
-    bytes
-}
-
-/// A uniformly random string of `n` decimal digits (rejection sampling, so no digit is
-/// more likely than another).
-///
-/// ```
-/// use cloud_otp_server::crypto::random_digits;
-/// let code = random_digits(6);
-/// assert_eq!(code.len(), 6);
-/// assert!(code.bytes().all(|b| b.is_ascii_digit()));
-/// ```
-pub fn random_digits(n: usize) -> String {
-    let mut out = String::with_capacity(n);
-    while out.len() < n {
-        let mut byte = [0u8; 1];
-        OsRng.fill_bytes(&mut byte);
-        // 250 is the largest multiple of 10 not above 256: bytes 250..=255 are dropped.
-        if byte[0] < 250 {
-            out.push(char::from(b'0' + byte[0] % 10));
-        }
-    }
-    out
 }

@@ -21,6 +21,9 @@ pub struct DeviceView {
     pub registered_at: String,
 }
 
+/// A handler's answer.
+pub type ApiResult<T> = Result<T, ApiError>;
+
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

@@ -1,9 +1,12 @@
 //! cloud-otp-server: the verification server (docs/architecture.md). [`app`] builds the whole HTTP
 //! service from an [`AppState`], so tests drive it in-process and over a real socket alike.
 //!
-//! Layout: `api` (handlers of the HTTP contract), `http` (extractors and middleware),
-//! `storage` (SQLite and PostgreSQL), `batch` (batched SQLite reads and writes), `keycache`
-//! (API-key lookups), `crypto` (secrets at rest), `validate` (checked input), `clock`
+//! Layout: `api` (handlers of the HTTP contract: parse, call a service, map the answer),
+//! `service` (the domain without HTTP: verification, enrollment, administration), `audit`
+//! (the audit log's vocabulary), `http` (extractors and middleware), `storage` (SQLite and
+//! PostgreSQL, one file per table family, every SQL statement, the SQLite group read and
+//! commit), `keycache` (API-key lookups), `crypto` (secrets at rest), `ids` (random ids and
+//! token hashes), `data_dir` (the private data directory), `validate` (checked input), `clock`
 //! (injected time), `statics` (dist/), `demo` (the demo training site), `rotate` (master-key
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
 //! timeouts), `cli` (the `cloud-otp` binary).
@@ -22,17 +25,20 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 
 pub mod admin;
 pub mod api;
-pub mod batch;
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod crypto;
+pub mod data_dir;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod ids;
 pub mod keycache;
 pub mod listen;
 pub mod reload;
 pub mod rotate;
+pub mod service;
 pub mod statics;
 pub mod storage;
 pub mod validate;
@@ -116,7 +122,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     limiter: Arc<http::RateLimiter>,
     activation_limiter: Arc<http::RateLimiter>,
-    batches: Arc<batch::Batches>,
+    batches: Arc<storage::batch::Batches>,
     keys: Arc<keycache::KeyCache>,
     demo: Option<Arc<demo::Demo>>,
 }
@@ -137,7 +143,7 @@ impl AppState {
             config.activation_limit_per_hour,
             60 * 60 * 1000,
         ));
-        let batches = Arc::new(batch::Batches::new(storage.clone()));
+        let batches = Arc::new(storage::batch::Batches::new(storage.clone()));
         let keys = Arc::new(keycache::KeyCache::new(config.api_key_ttl));
         AppState {
             storage,

@@ -1,8 +1,7 @@
 //! Master-key rotation: re-encrypts every stored device secret under the primary key of a key
 //! ring while servers holding the same ring keep verifying. docs/security.md has the operator
-//! procedure; `cloud-otp rotate-master-key` runs [`rotate_master_key`].
-
-use sqlx::Row;
+//! procedure; `cloud-otp rotate-master-key` runs [`rotate_master_key`]. Its statements are in
+//! `storage/keys.rs`.
 
 use crate::crypto::{Crypto, CryptoError};
 use crate::storage::{Storage, StorageError};
@@ -70,7 +69,7 @@ pub async fn rotate_master_key(
     crypto: &Crypto,
 ) -> Result<Rotation, RotateError> {
     ensure_key_ring(storage, crypto).await?;
-    set_key_check(storage, crypto.key_check()).await?;
+    storage.set_key_check(crypto.key_check()).await?;
     let mut report = Rotation::default();
     let mut last = 0;
     // Done when a pass finds nothing left to re-encrypt: normally the second one. Rows that
@@ -94,7 +93,7 @@ async fn reseal_all(storage: &Storage, crypto: &Crypto) -> Result<(u64, u64), Ro
     let mut after = String::new();
     let (mut resealed, mut already) = (0, 0);
     loop {
-        let page = sealed_secrets(storage, &after, PAGE).await?;
+        let page = storage.sealed_secrets(&after, PAGE).await?;
         let Some((last, _)) = page.last() else {
             return Ok((resealed, already));
         };
@@ -115,77 +114,6 @@ async fn reseal_all(storage: &Storage, crypto: &Crypto) -> Result<(u64, u64), Ro
             let new = crypto.seal_secret(&device_id, &secret);
             changes.push((device_id, sealed, new));
         }
-        resealed += reseal(storage, &changes).await?;
+        resealed += storage.reseal(&changes).await?;
     }
-}
-
-/// Device ids and sealed secrets after `after`, in id order.
-async fn sealed_secrets(
-    storage: &Storage,
-    after: &str,
-    limit: i64,
-) -> Result<Vec<(String, String)>, StorageError> {
-    const SQL: &str = "SELECT id, secret_enc FROM devices WHERE id > $1 ORDER BY id LIMIT $2";
-    let pairs = match storage {
-        Storage::Sqlite(pool) => sqlx::query(SQL)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("secret_enc")?)))
-            .collect::<Result<Vec<_>, sqlx::Error>>()?,
-        Storage::Postgres(pool) => sqlx::query(SQL)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("secret_enc")?)))
-            .collect::<Result<Vec<_>, sqlx::Error>>()?,
-    };
-    Ok(pairs)
-}
-
-/// Writes new ciphertexts `(device id, old, new)` in one transaction, each only where the row
-/// still holds the old one; returns how many were written.
-async fn reseal(
-    storage: &Storage,
-    changes: &[(String, String, String)],
-) -> Result<u64, StorageError> {
-    const SQL: &str = "UPDATE devices SET secret_enc = $1 WHERE id = $2 AND secret_enc = $3";
-    if changes.is_empty() {
-        return Ok(0);
-    }
-    let mut written = 0;
-    match storage {
-        Storage::Sqlite(pool) => {
-            // BEGIN IMMEDIATE takes the write lock up front, as the server's writes do.
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-            for (id, old, new) in changes {
-                let q = sqlx::query(SQL).bind(new).bind(id).bind(old);
-                written += q.execute(&mut *tx).await?.rows_affected();
-            }
-            tx.commit().await?;
-        }
-        Storage::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            for (id, old, new) in changes {
-                let q = sqlx::query(SQL).bind(new).bind(id).bind(old);
-                written += q.execute(&mut *tx).await?.rows_affected();
-            }
-            tx.commit().await?;
-        }
-    }
-    Ok(written)
-}
-
-/// Records `check` as the key the database's secrets are sealed under.
-async fn set_key_check(storage: &Storage, check: &str) -> Result<(), StorageError> {
-    const SQL: &str = "UPDATE meta SET value = $1 WHERE name = 'key_check'";
-    match storage {
-        Storage::Sqlite(pool) => sqlx::query(SQL).bind(check).execute(pool).await.map(drop)?,
-        Storage::Postgres(pool) => sqlx::query(SQL).bind(check).execute(pool).await.map(drop)?,
-    }
-    Ok(())
 }

@@ -27,7 +27,7 @@ use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::storage::{AuditEvent, Committed, Storage, StorageError, UserRecord, VerifyCommit};
+use super::{AuditEntry, Committed, Storage, StorageError, UserRecord, VerifyCommit};
 
 /// The most requests served by one statement or transaction.
 const MAX_BATCH: usize = 64;
@@ -45,7 +45,7 @@ enum Work {
     /// A verification outcome.
     Commit(VerifyCommit),
     /// An audit event on its own (replayed, locked, unapproved device).
-    Audit(AuditEvent),
+    Audit(AuditEntry),
 }
 
 #[derive(Debug)]
@@ -126,7 +126,7 @@ impl Batches {
     }
 
     /// Appends an audit event, as [`Storage::audit`] does.
-    pub async fn audit(&self, event: AuditEvent) -> Result<(), StorageError> {
+    pub async fn audit(&self, event: AuditEntry) -> Result<(), StorageError> {
         if !matches!(self.storage, Storage::Sqlite(_)) {
             return self.storage.audit(&event).await;
         }

@@ -1,0 +1,41 @@
+//! The handlers of the HTTP contract (docs/api.md): browser endpoints (authorized by an OTP
+//! session or an activation code, `browser`) and institution endpoints (authorized by an API
+//! key, `institution`). Each parses its request (`requests`), calls the services
+//! (`crate::service`) and maps the answer, or the refusal (`refusals`), to a response.
+
+mod browser;
+mod institution;
+mod refusals;
+mod requests;
+
+pub use browser::{customer, register_device, status, time, verify};
+pub use institution::{
+    audit, authenticator, check, issue_activation, open_session, remove_device, siteverify, unlock,
+    user,
+};
+pub use requests::{
+    ActivationRequest, AuditQuery, AuthenticatorRequest, CheckRequest, DeviceRequest, RequestBody,
+    SessionRequest, SiteverifyRequest, StatusInput, StatusRequest, UnlockRequest, VerifyRequest,
+    parse_audit_query, parse_body,
+};
+
+use crate::AppState;
+use crate::clock::db_ms;
+use crate::service::Services;
+
+impl AppState {
+    /// The current time as stored in the database.
+    pub(crate) fn now(&self) -> i64 {
+        db_ms(self.clock.now_ms())
+    }
+
+    /// The services, on this server's database, keys and policy.
+    pub(crate) fn services(&self) -> Services<'_> {
+        Services {
+            storage: &self.storage,
+            batches: &self.batches,
+            crypto: &self.crypto,
+            policy: &self.config.policy,
+        }
+    }
+}
