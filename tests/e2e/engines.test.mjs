@@ -51,6 +51,18 @@ if (params.get('holdtime')) {
 document.documentElement.dataset.deviceNow = String(Date.now());`);
       return;
     }
+    if (url.pathname === '/phone') {
+      // A phone's viewport, 360 pixels wide and HEIGHT high (740 by default), in any engine: a
+      // frame has a viewport of its own, where a desktop browser's window keeps a width of its
+      // own (Firefox 500 pixels, MiniBrowser 447).
+      const height = Number(url.searchParams.get('height')) || 740;
+      res.setHeader('content-type', 'text/html; charset=utf-8');
+      res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Phone</title>
+<link rel="icon" href="data:,"></head><body style="margin:0">
+<iframe title="Clock Academy on a phone" style="width:360px;height:${height}px;border:0;display:block"
+ src="/lesson?user=${encodeURIComponent(url.searchParams.get('user'))}&shift=0&long=1"></iframe></body></html>`);
+      return;
+    }
     const opened = await institution('/v1/sessions', { user_id: url.searchParams.get('user'), purpose: 'exam' });
     res.setHeader('content-type', 'text/html; charset=utf-8');
     res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Clock Academy</title>
@@ -58,7 +70,8 @@ document.documentElement.dataset.deviceNow = String(Date.now());`);
 <script src="/clock.js?shift=${Number(url.searchParams.get('shift'))}&cores=${Number(url.searchParams.get('cores')) || ''}&holdtime=${url.searchParams.get('holdtime') || ''}"></script>
 <script type="module" src="${server.base}/cloud-otp.js"></script></head>
 <body><main><h1>Clock Academy</h1>
-<cloud-otp server="${server.base}" session="${opened.session}"></cloud-otp></main></body></html>`);
+<cloud-otp server="${server.base}" session="${opened.session}"></cloud-otp>
+${url.searchParams.get('long') ? '<section style="height:1500px"><h2>Lesson 1</h2><p>The lesson goes on below the OTP step.</p></section>' : ''}</main></body></html>`);
   });
   await new Promise((done) => site.listen(0, '127.0.0.1', done));
   siteOrigin = `http://127.0.0.1:${site.address().port}`;
@@ -280,7 +293,7 @@ for (const engine of engines) {
       }
     });
 
-    it('keeps an e-mail and a 128-character login ID inside the card, at 360 pixels and on a desktop', async () => {
+    it('keeps an e-mail and a 128-character login ID inside the card, on a 360-pixel phone and on a desktop', async () => {
       const device = await openDevice(engine);
       // Whether anything on the page, in the widget's shadow root too, is wider than its box.
       const overflows = () => device.eval(() => {
@@ -294,11 +307,13 @@ for (const engine of engines) {
         return wide;
       });
       try {
-        for (const width of [360, 1280]) {
-          assert.equal(await device.viewport(width), width, `${engine} gives a page ${width} pixels wide`);
-          const stamp = `${engine}-${width}-${Date.now().toString(36)}`;
+        for (const phone of [true, false]) {
+          const stamp = `${engine}-${phone ? 'phone' : 'desktop'}-${Date.now().toString(36)}`;
           for (const [name, user] of [['email', `kim.minseo.${stamp}@academy-example.co.kr`], ['longest', `long-${stamp}-`.padEnd(128, 'x')]]) {
-            await openDemo(device, user);
+            await device.goto(`${siteOrigin}/${phone ? 'phone' : 'lesson'}?user=${encodeURIComponent(user)}&shift=0`);
+            if (phone) await device.frame();
+            const width = await device.eval(() => window.innerWidth);
+            assert.ok(phone ? width === 360 : width >= 1024, `${engine}: the page is ${width} pixels wide`);
             await device.waitFor(button('Register cloud OTP'));
             assert.deepEqual(await overflows(), [], `register screen, ${name} ID, ${width} px`);
             await device.click(button('Register cloud OTP'));
@@ -307,9 +322,48 @@ for (const engine of engines) {
             await device.click(button('Confirm', true));
             await device.code();
             assert.deepEqual(await overflows(), [], `code screen, ${name} ID, ${width} px`);
-            await device.screen(`long-id-${name}-${width}`);
+            await device.screen(`long-id-${name}-${width}`, { whole: !phone });
+            if (phone) await device.frame(null);
           }
         }
+      } finally {
+        await device.close();
+      }
+    });
+
+    it('keeps the code and the typed field in view beside Confirm on a short phone screen', async () => {
+      const device = await openDevice(engine);
+      try {
+        // 360 x 560: what a browser's bars leave of a small phone's screen (an iPhone SE's Safari).
+        await device.goto(`${siteOrigin}/phone?height=560&user=${encodeURIComponent(newUser(`${engine}-phone`))}`);
+        await device.frame();
+        assert.deepEqual(await device.eval(() => [window.innerWidth, window.innerHeight]), [360, 560]);
+        // Not within 10 s of a step's end, where the code card adds its "wait for the next code".
+        await clearOfStepEdges();
+        await device.click(button('Register cloud OTP'));
+        await device.click(button('Confirm', true));
+        await device.code();
+        // Where the code, the typed field and Confirm are with Confirm scrolled to `block`.
+        const boxes = (block) => device.eval((at) => {
+          const root = document.querySelector('cloud-otp').shadowRoot;
+          const button = [...root.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Confirm');
+          button.scrollIntoView({ block: at });
+          const box = (el) => { const r = el.getBoundingClientRect(); return { top: r.top, bottom: r.bottom }; };
+          return {
+            card: box(root.querySelector('.code')), digits: box(root.querySelector('.digits')),
+            field: box(root.querySelector('.entry')), confirm: box(button),
+          };
+        }, block);
+        // Down to Confirm, as a trainee's thumb goes: the code, the field and Confirm all fit.
+        const end = await boxes('end');
+        assert.ok(end.confirm.bottom <= 561, `Confirm is on screen: ${JSON.stringify(end)}`);
+        assert.ok(end.digits.top >= 0, `the code is on screen with Confirm: ${JSON.stringify(end)}`);
+        assert.ok(end.field.top >= end.card.bottom, `the code's card does not cover the typed field: ${JSON.stringify(end)}`);
+        await device.screen('phone-confirm', { whole: false });
+        // Halfway there, the code stays at the top of the screen.
+        const half = await boxes('center');
+        assert.ok(half.digits.top >= 0 && half.digits.bottom <= half.confirm.top, `the code stays in view: ${JSON.stringify(half)}`);
+        await device.screen('phone-halfway', { whole: false });
       } finally {
         await device.close();
       }

@@ -466,30 +466,25 @@ export async function openDevice(engine, { locale = 'en-US' } = {}) {
         await new Promise((r) => setTimeout(r, 100));
       }
     },
+    /** Goes into the page's first frame, or with `null` back to the page itself. */
+    async frame(to = 0) {
+      if (to === null) return driver.switchTo().defaultContent();
+      await driver.wait(async () => (await driver.findElements({ css: 'iframe' })).length > 0, timeout);
+      return driver.switchTo().frame(to);
+    },
     /**
      * Keeps a screenshot of the whole page as target/screenshots/ENGINE-NAME.png (WebDriver
-     * photographs the window, so the window is made as tall as the page for it) and runs
+     * photographs the window, so the window is made as tall as the page for it), or with
+     * `{ whole: false }` of the window as the trainee sees it, scrolled where it is; and runs
      * axe-core on the page.
      */
-    /** Makes the page `width` CSS pixels wide (the window's frame aside); returns the width the
-     * engine gave, which a test compares (an engine may keep a window wider than asked). */
-    async viewport(width) {
-      const window = driver.manage().window();
-      for (let i = 0; i < 3; i++) {
-        const rect = await window.getRect();
-        const inner = await driver.executeScript('return window.innerWidth');
-        if (inner === width) break;
-        await window.setRect({ width: rect.width + width - inner, height: rect.height });
-      }
-      return driver.executeScript('return window.innerWidth');
-    },
-    async screen(name) {
+    async screen(name, { whole = true } = {}) {
       mkdirSync(shots, { recursive: true });
       const window = driver.manage().window();
       const rect = await window.getRect();
       const [page, inner] = await driver.executeScript(
         'return [document.documentElement.scrollHeight, window.innerHeight]');
-      const tall = Math.min(rect.height - inner + page, 2800);
+      const tall = whole ? Math.min(rect.height - inner + page, 2800) : 0;
       if (tall > rect.height) await window.setRect({ width: rect.width, height: tall });
       // Two frames, so the page is painted at its new size (WebKitGTK otherwise may capture the
       // last frame it drew: an earlier screen, with the new area black).

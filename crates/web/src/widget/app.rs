@@ -118,6 +118,8 @@ pub(crate) struct App {
     pad: RefCell<Option<Keypad>>,
     typed: RefCell<String>,
     checking: Cell<bool>,
+    /// A typed code waits for this visit's clock to confirm the code shown (see `submit`).
+    held: Cell<bool>,
     focus_next: Cell<bool>,
     switch: RefCell<Option<HtmlElement>>,
     listeners: RefCell<Vec<Listener>>,
@@ -156,6 +158,7 @@ impl App {
             pad: RefCell::new(None),
             typed: RefCell::default(),
             checking: Cell::new(false),
+            held: Cell::new(false),
             focus_next: Cell::new(false),
             switch: RefCell::new(None),
             listeners: RefCell::default(),
@@ -851,6 +854,7 @@ impl App {
     /// computed, and restarts the clock.
     fn show_now(&self, id: &str, now: CurrentCode, confirmed: bool) {
         let lang = self.lang.get();
+        let moved;
         {
             let mut live = self.live.borrow_mut();
             let Some(live) = live.as_mut().filter(|l| l.account == id) else {
@@ -859,6 +863,13 @@ impl App {
             // Entry: the first code on the screen, or the first on this visit's clock.
             let entry = live.code.is_none() || !live.confirmed;
             let changed = live.code.as_ref().map(|c| c.1) != Some(now.counter);
+            // The server takes the current step and the one before (rule 2): a quick code of
+            // another step means the device clock moved since the last visit.
+            moved = !live.confirmed
+                && live
+                    .code
+                    .as_ref()
+                    .is_some_and(|c| c.1 != now.counter && c.1 + 1 != now.counter);
             live.deadline = js_sys::Date::now() + now.remaining_ms as f64;
             if entry {
                 // docs/product.md rule 6: little time left on entry, so say the next code is near.
@@ -872,6 +883,18 @@ impl App {
             live.confirmed = confirmed;
         }
         self.tick();
+        // A code held by `submit` until this visit's clock confirmed it.
+        if confirmed && self.held.replace(false) {
+            if moved {
+                if let Some(pad) = &*self.pad.borrow() {
+                    pad.busy(false);
+                }
+                self.edit(String::clear);
+                self.pad_say(lang.t(T::ClockMoved), false);
+            } else if let Some(app) = self.rc() {
+                spawn_local(app.submit());
+            }
+        }
     }
 
     /// Updates the clock once a second, on the second, and fetches the next code when the step
@@ -1013,6 +1036,23 @@ impl App {
         if code.len() != 6 {
             return self.pad_say(lang.t(T::Incomplete), false);
         }
+        // A code shown on the last visit's clock offset ([`Device::quick_code`]) waits for this
+        // visit's, which `refresh` is measuring: when the device clock moved in between, the
+        // server would refuse it, and a refusal counts toward suspension (docs/product.md rule 4).
+        // `show_now` sends it, or says the code changed.
+        let quick = self
+            .live
+            .borrow()
+            .as_ref()
+            .is_some_and(|l| !l.confirmed && l.code.as_ref().is_some_and(|c| c.0 == code));
+        if quick {
+            self.held.set(true);
+            if let Some(pad) = &*self.pad.borrow() {
+                pad.busy(true);
+                pad.say(lang.t(T::Checking), false, false);
+            }
+            return;
+        }
         if self.checking.replace(true) {
             return;
         }
@@ -1024,31 +1064,6 @@ impl App {
         set_busy(true);
         if let Some(pad) = &*self.pad.borrow() {
             pad.say(lang.t(T::Checking), false, false);
-        }
-        // A code shown on the last visit's clock offset ([`Device::quick_code`]) is sent only once
-        // this visit's offset confirms it: when the device clock moved in between, the server
-        // would refuse it, and a refusal counts toward suspension (docs/product.md rule 4).
-        let quick = self
-            .live
-            .borrow()
-            .as_ref()
-            .filter(|l| !l.confirmed)
-            .and_then(|l| l.code.clone())
-            .filter(|(shown, _)| *shown == code);
-        if let Some((_, counter)) = quick {
-            match device.current_code(&account).await {
-                // The server takes the current step and the one before (rule 2).
-                Ok(now) if now.counter != counter && now.counter != counter + 1 => {
-                    self.checking.set(false);
-                    set_busy(false);
-                    self.show_now(&account, now, true);
-                    self.edit(String::clear);
-                    return self.pad_say(self.lang.get().t(T::ClockMoved), false);
-                }
-                Ok(now) => self.show_now(&account, now, true),
-                // Told below, by the same request failing.
-                Err(_) => {}
-            }
         }
         let result = device.verify(&account, &session, &code).await;
         self.checking.set(false);
