@@ -428,6 +428,26 @@ for (const engine of engines) {
       }
     });
 
+    it('sends a code typed before the server\'s time came as soon as that time confirms it', async () => {
+      const device = await openDevice(engine);
+      try {
+        const user = newUser(`${engine}-held`);
+        await device.goto(`${siteOrigin}/lesson?user=${encodeURIComponent(user)}&shift=0`);
+        await device.click(button('Register cloud OTP'));
+        await device.click(button('Confirm', true));
+        await device.code();
+        // The next visit, the clock as it was: the code shown at once is the server's.
+        await clearOfStepEdges();
+        await device.goto(`${siteOrigin}/lesson?user=${encodeURIComponent(user)}&shift=0&holdtime=1`);
+        await enter(device, await device.code());
+        await device.waitFor(text('Checking'));
+        await device.eval(() => document.dispatchEvent(new Event('release-time')));
+        await device.waitFor(heading('OTP confirmed'));
+      } finally {
+        await device.close();
+      }
+    });
+
     for (const [name, hours] of [['behind', -3], ['ahead', 9.5]]) {
       it(`gives codes the server accepts with the device clock ${Math.abs(hours)} hours ${name}`, async () => {
         const device = await openDevice(engine);
