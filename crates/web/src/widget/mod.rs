@@ -8,6 +8,8 @@ mod code;
 mod dom;
 mod i18n;
 mod keypad;
+mod machine;
+mod render;
 mod screens;
 
 use std::cell::RefCell;
@@ -16,9 +18,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
-pub use code::seconds_left;
 pub use i18n::{Lang, T};
-pub use keypad::digits_only;
+pub use machine::{digits_only, seconds_left};
 
 use crate::js;
 
