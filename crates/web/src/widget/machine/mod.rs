@@ -2,7 +2,7 @@
 //! clock, or the result of an [`Effect`]) and returns the effects to run. No browser API here:
 //! the runner (`widget/app.rs`) performs the effects and feeds their results back as events,
 //! and time comes in as an argument, so every screen transition is a native unit test
-//! (`tests.rs`, `cargo test -p cloud-otp-web`).
+//! (`tests/`, `cargo test -p cloud-otp-web`).
 
 mod activate;
 mod code;
