@@ -9,7 +9,9 @@ use crate::{Error, Registration};
 
 /// Where a registration shows it is busy.
 pub(super) enum Busy {
+    /// The registration screen's busy step.
     Register,
+    /// The activation form's step, its buttons disabled.
     Form(Ask),
 }
 
