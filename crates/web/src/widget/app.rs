@@ -103,7 +103,13 @@ impl App {
 
     /// Performs one effect: the DOM ones now, the others in a task that reports back.
     fn run(&self, effect: Effect) {
+        // The host page's listener to the pass may have unmounted the widget.
+        if self.gone.get() {
+            return;
+        }
         // Before anything is borrowed: the host page's listener may call the widget back.
+        // Moving focus below cannot: it leaves a removed screen or a button, not a field that
+        // would fire `change`.
         if let Effect::Emit(pass) = &effect {
             return self.emit(pass);
         }

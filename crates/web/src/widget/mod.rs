@@ -2,6 +2,10 @@
 //! the keypad, and every outcome, in Korean and English, rendered with web-sys on top of
 //! [`Device`](crate::Device). JavaScript mounts it with `mount(element, options)`; www/'s
 //! `<cloud-otp>` element does that inside a shadow root.
+//!
+//! Which screen follows which is a pure state machine (`machine/`, tested natively); `app.rs`
+//! runs it at the edge (listeners, [`Device`](crate::Device), timers) and `render/` draws its
+//! state, one module per screen.
 
 mod app;
 mod code;
