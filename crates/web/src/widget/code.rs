@@ -6,7 +6,8 @@ use web_sys::{Element, HtmlElement};
 
 use super::dom::{action_button, attr, el, text};
 use super::i18n::{Lang, T};
-use super::screens::{Action, heading};
+use super::machine::{Action, seconds_left};
+use super::screens::heading;
 use crate::text::decimal;
 
 /// The DOM of one code view, kept to update it every second without rebuilding it.
@@ -107,17 +108,4 @@ impl CodeView {
     pub(crate) fn say(&self, words: &str) {
         self.live.set_text_content(Some(words));
     }
-}
-
-/// Whole seconds left of `ms` milliseconds, as the display counts them: 60 down to 1.
-///
-/// ```
-/// use cloud_otp_web::widget::seconds_left;
-/// assert_eq!(seconds_left(60_000.0), 60);
-/// assert_eq!(seconds_left(42_300.0), 43);
-/// assert_eq!(seconds_left(1.0), 1);
-/// assert_eq!(seconds_left(-5.0), 1);
-/// ```
-pub fn seconds_left(ms: f64) -> u32 {
-    (ms / 1000.0).ceil().clamp(1.0, 60.0) as u32
 }

@@ -7,50 +7,7 @@ use web_sys::{Element, HtmlElement};
 
 use super::dom::{action_button, attr, el, text};
 use super::i18n::{Lang, T};
-
-/// What a keypad button asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Key {
-    /// A digit, 0 to 9.
-    Digit(u8),
-    /// Remove the last digit.
-    Delete,
-    /// Remove every digit.
-    Clear,
-    /// Send the code.
-    Confirm,
-    /// Send the code again after a network failure.
-    Retry,
-    /// Open the device's own numeric keyboard.
-    NativeKeyboard,
-}
-
-impl Key {
-    /// The button value that stands for the key.
-    pub(crate) fn code(self) -> &'static str {
-        match self {
-            Key::Digit(d) => DIGITS[usize::from(d % 10)],
-            Key::Delete => "delete",
-            Key::Clear => "clear",
-            Key::Confirm => "send",
-            Key::Retry => "retry",
-            Key::NativeKeyboard => "keyboard",
-        }
-    }
-
-    /// The key a button value stands for.
-    pub(crate) fn parse(value: &str) -> Option<Key> {
-        match value.as_bytes() {
-            [d @ b'0'..=b'9'] => Some(Key::Digit(d - b'0')),
-            b"delete" => Some(Key::Delete),
-            b"clear" => Some(Key::Clear),
-            b"send" => Some(Key::Confirm),
-            b"retry" => Some(Key::Retry),
-            b"keyboard" => Some(Key::NativeKeyboard),
-            _ => None,
-        }
-    }
-}
+use super::machine::{DIGITS, Key};
 
 /// The DOM of one keypad.
 pub(crate) struct Keypad {
@@ -134,22 +91,4 @@ impl Keypad {
             if busy { "true" } else { "false" },
         );
     }
-}
-
-const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-
-/// The digits of `text`, at most `max` of them: what the code field keeps of typing and paste
-/// ("123 456" and "123-456" are both "123456").
-///
-/// ```
-/// use cloud_otp_web::widget::digits_only;
-/// assert_eq!(digits_only("123 456", 6), "123456");
-/// assert_eq!(digits_only("12a3-4567", 6), "123456");
-/// assert_eq!(digits_only("１２", 6), "");
-/// ```
-pub fn digits_only(text: &str, max: usize) -> String {
-    text.chars()
-        .filter(char::is_ascii_digit)
-        .take(max)
-        .collect()
 }

@@ -2,12 +2,18 @@
 //! the keypad, and every outcome, in Korean and English, rendered with web-sys on top of
 //! [`Device`](crate::Device). JavaScript mounts it with `mount(element, options)`; www/'s
 //! `<cloud-otp>` element does that inside a shadow root.
+//!
+//! Which screen follows which is a pure state machine (`machine/`, tested natively); `app.rs`
+//! runs it at the edge (listeners, [`Device`](crate::Device), timers) and `render/` draws its
+//! state, one module per screen.
 
 mod app;
 mod code;
 mod dom;
 mod i18n;
 mod keypad;
+mod machine;
+mod render;
 mod screens;
 
 use std::cell::RefCell;
@@ -16,9 +22,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::Element;
 
-pub use code::seconds_left;
 pub use i18n::{Lang, T};
-pub use keypad::digits_only;
+pub use machine::{digits_only, seconds_left};
 
 use crate::js;
 

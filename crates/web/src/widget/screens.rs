@@ -5,6 +5,7 @@
 use web_sys::{Element, HtmlElement};
 
 use super::dom::{action_button, attr, el, text};
+use super::machine::Action;
 
 /// The symbol beside a screen's heading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,76 +18,6 @@ pub(crate) enum Icon {
     Warn,
     /// A stop sign: the trainee cannot go on here.
     Stop,
-}
-
-/// What a button outside the keypad does. Buttons carry it as their `value`, and one click
-/// listener on the widget reads it (see `App`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Action {
-    /// Go to the confirmation step of a registration.
-    Register,
-    /// Confirm the registration.
-    Confirm,
-    /// Back from the confirmation step.
-    Cancel,
-    /// Ask the server again (after a failure, or after an unlock).
-    Reload,
-    /// Switch the language.
-    Language,
-    /// Copy the code.
-    Copy,
-    /// The next step of the activation form (or activate, on its last step).
-    Next,
-    /// The previous step of the activation form.
-    Back,
-    /// Add another ID through activation.
-    AddId,
-    /// Leave the activation form for this browser's codes.
-    Close,
-    /// Ask to remove the shown ID from this browser.
-    Remove,
-    /// Remove it, after the question.
-    RemoveConfirmed,
-}
-
-impl Action {
-    const ALL: [Action; 12] = [
-        Action::Register,
-        Action::Confirm,
-        Action::Cancel,
-        Action::Reload,
-        Action::Language,
-        Action::Copy,
-        Action::Next,
-        Action::Back,
-        Action::AddId,
-        Action::Close,
-        Action::Remove,
-        Action::RemoveConfirmed,
-    ];
-
-    /// The button value that stands for the action.
-    pub(crate) fn code(self) -> &'static str {
-        match self {
-            Action::Register => "register",
-            Action::Confirm => "confirm",
-            Action::Cancel => "cancel",
-            Action::Reload => "reload",
-            Action::Language => "language",
-            Action::Copy => "copy",
-            Action::Next => "next",
-            Action::Back => "back",
-            Action::AddId => "add-id",
-            Action::Close => "close",
-            Action::Remove => "remove",
-            Action::RemoveConfirmed => "remove-confirmed",
-        }
-    }
-
-    /// The action a button value stands for.
-    pub(crate) fn parse(value: &str) -> Option<Action> {
-        Action::ALL.into_iter().find(|a| a.code() == value)
-    }
 }
 
 /// One screen's content.
