@@ -7,7 +7,7 @@
 //! PostgreSQL, one file per table family, every SQL statement, the SQLite group read and
 //! commit), `keycache` (API-key lookups), `crypto` (secrets at rest), `ids` (random ids and
 //! token hashes), `data_dir` (the private data directory), `validate` (checked input), `clock`
-//! (injected time), `statics` (dist/), `demo` (the demo training site), `rotate` (master-key
+//! (injected time), `statics` (dist/), `demo` (the demo training site, cargo feature `demo`), `rotate` (master-key
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
 //! timeouts), `cli` (the `cloud-otp` binary).
 
@@ -30,6 +30,7 @@ pub mod cli;
 pub mod clock;
 pub mod crypto;
 pub mod data_dir;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod http;
@@ -124,6 +125,7 @@ pub struct AppState {
     activation_limiter: Arc<http::RateLimiter>,
     batches: Arc<storage::batch::Batches>,
     keys: Arc<keycache::KeyCache>,
+    #[cfg(feature = "demo")]
     demo: Option<Arc<demo::Demo>>,
 }
 
@@ -154,11 +156,13 @@ impl AppState {
             activation_limiter,
             batches,
             keys,
+            #[cfg(feature = "demo")]
             demo: None,
         }
     }
 
-    /// Adds the demo training site under /demo/.
+    /// Adds the demo training site under /demo/ (cargo feature `demo`).
+    #[cfg(feature = "demo")]
     pub fn with_demo(mut self, demo: demo::Demo) -> Self {
         self.demo = Some(Arc::new(demo));
         self
@@ -205,11 +209,14 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/users/{user_id}/unlock", post(api::unlock))
         .route("/v1/users/{user_id}/device", delete(api::remove_device))
         .route("/v1/audit", get(api::audit));
-    let mut router = browser.merge(institution);
-    if state.demo.is_some() {
-        router =
-            router.merge(demo::routes().layer(from_fn_with_state(state.clone(), http::rate_limit)));
-    }
+    let router = browser.merge(institution);
+    #[cfg(feature = "demo")]
+    let router = match state.demo {
+        Some(_) => {
+            router.merge(demo::routes().layer(from_fn_with_state(state.clone(), http::rate_limit)))
+        }
+        None => router,
+    };
     router
         .fallback(statics::fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
