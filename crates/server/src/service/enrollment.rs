@@ -9,7 +9,9 @@ use super::{MAX_ROUNDS, OpenSession, Refusal, ServiceResult, Services, open_for_
 use crate::audit::{AuditEvent, AuditOutcome};
 use crate::ids::{random_bytes, random_digits, random_id};
 use crate::storage::{AuditEntry, NewDevice, Registered, Registration, Tenant};
-use crate::validate::{ActivationCode, CustomerCode, Fingerprint, Label, Token, UserId};
+use crate::validate::{
+    ACTIVATION_CODE_DIGITS, ActivationCode, CustomerCode, Fingerprint, Label, Token, UserId,
+};
 use crate::{ACTIVATION_MAX_ATTEMPTS, ACTIVATION_TTL_MS};
 
 /// What authorizes a browser's registration.
@@ -202,7 +204,7 @@ impl Services<'_> {
         user: &UserId,
         now: i64,
     ) -> ServiceResult<IssuedActivation> {
-        let code = random_digits(6);
+        let code = random_digits(ACTIVATION_CODE_DIGITS);
         let expires_ms = now.saturating_add(ACTIVATION_TTL_MS);
         let hash = self
             .crypto
