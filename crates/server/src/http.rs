@@ -545,7 +545,10 @@ pub async fn log_requests(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status().as_u16();
     let ms = started.elapsed().as_millis();
-    if status >= 500 {
+    // A probe polled every second would drown the log; /readyz logs why it is not ready.
+    if path == "/healthz" || path == "/readyz" {
+        tracing::debug!(%method, %path, status, ms, "request");
+    } else if status >= 500 {
         tracing::error!(%method, %path, status, ms, "request");
     } else {
         tracing::info!(%method, %path, status, ms, "request");
