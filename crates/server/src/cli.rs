@@ -91,6 +91,10 @@ struct ServeArgs {
     /// Directory of the built web app.
     #[arg(long, default_value = "dist")]
     dist: PathBuf,
+    /// Also serve Prometheus metrics at GET /metrics on this address (e.g. 127.0.0.1:9464),
+    /// apart from the API; off by default. Anyone who reaches it reads the counters.
+    #[arg(long, env = "CLOUD_OTP_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     /// Requests per minute per client address on the public endpoints (0 = unlimited).
     #[arg(long, env = "CLOUD_OTP_RATE_LIMIT", default_value_t = 300)]
     rate_limit: u32,
@@ -599,6 +603,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         }
     });
 
+    if let Some(address) = &args.metrics_listen {
+        serve_metrics(address, state.metrics(), &limits).await?;
+    }
+
     // Installed before the URL is printed: from then on SIGHUP reloads the keys instead of
     // ending the process.
     crate::reload::reload_on_sighup(storage.clone(), state.crypto.clone(), data_dir.clone())
@@ -609,6 +617,38 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     crate::listen::serve(listener, app(state), limits, shutdown).await;
     storage.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serves the metrics on their own listener, until the process ends. The Host rule is the
+/// main listener's: loopback names only on a loopback address.
+async fn serve_metrics(
+    address: &str,
+    metrics: Arc<crate::metrics::Metrics>,
+    limits: &Limits,
+) -> Result<(), CliError> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| CliError::Io("cannot listen for metrics", e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Io("cannot listen for metrics", e))?;
+    let limits = Limits {
+        hosts: if addr.ip().is_loopback() {
+            HostPolicy::Loopback
+        } else {
+            HostPolicy::Any
+        },
+        ..*limits
+    };
+    tracing::info!(url = %format!("{}/metrics", public_url(addr)), "metrics");
+    let router = crate::metrics::router(metrics);
+    tokio::spawn(crate::listen::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
     Ok(())
 }
 

@@ -9,7 +9,7 @@
 //! token hashes), `data_dir` (the private data directory), `validate` (checked input), `clock`
 //! (injected time), `statics` (dist/), `demo` (the demo training site, cargo feature `demo`), `rotate` (master-key
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
-//! timeouts), `cli` (the `cloud-otp` binary).
+//! timeouts), `metrics` (Prometheus counters and histograms, a registry per server), `cli` (the `cloud-otp` binary).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,6 +37,7 @@ pub mod http;
 pub mod ids;
 pub mod keycache;
 pub mod listen;
+pub mod metrics;
 pub mod reload;
 pub mod rotate;
 pub mod service;
@@ -125,6 +126,7 @@ pub struct AppState {
     activation_limiter: Arc<http::RateLimiter>,
     batches: Arc<storage::batch::Batches>,
     keys: Arc<keycache::KeyCache>,
+    metrics: Arc<metrics::Metrics>,
     #[cfg(feature = "demo")]
     demo: Option<Arc<demo::Demo>>,
 }
@@ -145,7 +147,11 @@ impl AppState {
             config.activation_limit_per_hour,
             60 * 60 * 1000,
         ));
-        let batches = Arc::new(storage::batch::Batches::new(storage.clone()));
+        let metrics = Arc::new(metrics::Metrics::new());
+        let batches = Arc::new(storage::batch::Batches::new(
+            storage.clone(),
+            metrics.clone(),
+        ));
         let keys = Arc::new(keycache::KeyCache::new(config.api_key_ttl));
         AppState {
             storage,
@@ -156,9 +162,15 @@ impl AppState {
             activation_limiter,
             batches,
             keys,
+            metrics,
             #[cfg(feature = "demo")]
             demo: None,
         }
+    }
+
+    /// This server's metrics, which `--metrics-listen` serves ([`metrics::router`]).
+    pub fn metrics(&self) -> Arc<metrics::Metrics> {
+        self.metrics.clone()
     }
 
     /// Adds the demo training site under /demo/ (cargo feature `demo`).
@@ -224,6 +236,8 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(statics::fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // Inside the router's layers, so each request's matched route is known.
+        .layer(from_fn_with_state(state.metrics.clone(), http::measure))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // A body that stops arriving fails its read (408) instead of holding the request open.
         .layer(RequestBodyTimeoutLayer::new(state.config.client_timeout))

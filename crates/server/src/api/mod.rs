@@ -38,6 +38,7 @@ impl AppState {
             batches: &self.batches,
             crypto: &self.crypto,
             policy: &self.config.policy,
+            metrics: &self.metrics,
         }
     }
 }
