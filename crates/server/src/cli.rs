@@ -604,7 +604,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     });
 
     if let Some(address) = &args.metrics_listen {
-        serve_metrics(address, state.metrics(), &limits).await?;
+        let addr = crate::listen::spawn_metrics(address, state.metrics(), limits)
+            .await
+            .map_err(|e| CliError::Io("cannot listen for metrics", e))?;
+        tracing::info!(url = %format!("{}/metrics", public_url(addr)), "metrics");
     }
 
     // Installed before the URL is printed: from then on SIGHUP reloads the keys instead of
@@ -617,38 +620,6 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     crate::listen::serve(listener, app(state), limits, shutdown).await;
     storage.close().await;
     tracing::info!("stopped");
-    Ok(())
-}
-
-/// Serves the metrics on their own listener, until the process ends. The Host rule is the
-/// main listener's: loopback names only on a loopback address.
-async fn serve_metrics(
-    address: &str,
-    metrics: Arc<crate::metrics::Metrics>,
-    limits: &Limits,
-) -> Result<(), CliError> {
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|e| CliError::Io("cannot listen for metrics", e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| CliError::Io("cannot listen for metrics", e))?;
-    let limits = Limits {
-        hosts: if addr.ip().is_loopback() {
-            HostPolicy::Loopback
-        } else {
-            HostPolicy::Any
-        },
-        ..*limits
-    };
-    tracing::info!(url = %format!("{}/metrics", public_url(addr)), "metrics");
-    let router = crate::metrics::router(metrics);
-    tokio::spawn(crate::listen::serve(
-        listener,
-        router,
-        limits,
-        std::future::pending(),
-    ));
     Ok(())
 }
 
