@@ -221,10 +221,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/users/{user_id}/unlock", post(api::unlock))
         .route("/v1/users/{user_id}/device", delete(api::remove_device))
         .route("/v1/audit", get(api::audit));
-    // A load balancer's probes: no rate limit, no CORS, no API key (api/health.rs).
+    // A load balancer's probes and the API's description: no rate limit, no CORS, no API key.
     let probes = Router::new()
         .route("/healthz", get(api::healthz))
-        .route("/readyz", get(api::readyz));
+        .route("/readyz", get(api::readyz))
+        .route("/v1/openapi.json", get(api::openapi));
     let router = browser.merge(institution).merge(probes);
     #[cfg(feature = "demo")]
     let router = match state.demo {

@@ -1,11 +1,12 @@
 //! The handlers of the HTTP contract (docs/api.md): browser endpoints (authorized by an OTP
 //! session or an activation code, `browser`) and institution endpoints (authorized by an API
-//! key, `institution`), and the load balancer's probes (`health`). Each parses its request (`requests`), calls the services
+//! key, `institution`), the load balancer's probes (`health`) and the OpenAPI document (`openapi`). Each parses its request (`requests`), calls the services
 //! (`crate::service`) and maps the answer, or the refusal (`refusals`), to a response.
 
 mod browser;
 mod health;
 mod institution;
+mod openapi;
 mod refusals;
 mod requests;
 
@@ -15,6 +16,7 @@ pub use institution::{
     audit, authenticator, check, issue_activation, open_session, remove_device, siteverify, unlock,
     user,
 };
+pub use openapi::{OPENAPI_JSON, openapi};
 pub use requests::{
     ActivationRequest, AuditQuery, AuthenticatorRequest, CheckRequest, DeviceRequest, RequestBody,
     SessionRequest, SiteverifyRequest, StatusInput, StatusRequest, UnlockRequest, VerifyRequest,
