@@ -11,5 +11,6 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 scripts/bootstrap.sh run
 scripts/build-web.sh >&2
-cargo build --release --locked -p cloud-otp-server >&2
+# The demo is a cargo feature (crates/server/Cargo.toml), off in a production build.
+cargo build --release --locked -p cloud-otp-server --features demo >&2
 exec target/release/cloud-otp serve --demo --dist dist "$@"

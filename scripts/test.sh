@@ -29,7 +29,10 @@ scripts/bootstrap.sh test
 
 stage "format and lints"
 cargo fmt --all -- --check
-cargo clippy --locked --workspace --all-targets -- -D warnings
+# The server with the demo (cargo feature `demo`, which the e2e tests use) and without it (the
+# production build).
+cargo clippy --locked --workspace --all-targets --features cloud-otp-server/demo -- -D warnings
+cargo clippy --locked -p cloud-otp-server --all-targets --no-default-features -- -D warnings
 # The core must build for the browser; its tests need native processes (oathtool), so only its lib.
 cargo clippy --locked -p cloud-otp-core --target wasm32-unknown-unknown -- -D warnings
 cargo clippy --locked -p cloud-otp-web --target wasm32-unknown-unknown --all-targets -- -D warnings
@@ -40,10 +43,13 @@ stage "dependency policy (deny.toml; advisories need the network and are not che
 cargo deny --offline check licenses bans sources
 
 stage "core, server (SQLite and PostgreSQL) and doc tests"
-cargo test --locked --workspace
+cargo test --locked --workspace --features cloud-otp-server/demo
+# Built without the demo, `serve --demo` names the feature it needs (tests/serving.rs).
+cargo test --locked -p cloud-otp-server --no-default-features --test serving
 
 stage "browser module in Chromium, Firefox and WebKit"
-cargo build --locked -p cloud-otp-server
+# With the demo: the end-to-end tests below start `cloud-otp serve --demo`.
+cargo build --locked -p cloud-otp-server --features demo
 crates/web/run-browser-tests.sh target/debug/cloud-otp
 
 stage "web app build (Trunk) and end-to-end tests (Chromium; the main flows also in Firefox and WebKit)"

@@ -16,12 +16,14 @@ use crate::clock::{Clock, SystemClock, db_ms, rfc3339};
 use crate::crypto::{
     EXTRA_KEYS_ENV, EXTRA_KEYS_FILE, KEY_ENV, KEY_FILE, LoadedKeys, load_key_ring,
 };
+#[cfg(feature = "demo")]
+use crate::demo;
 use crate::http::HostPolicy;
 use crate::listen::Limits;
 use crate::reload::{key_envs, primary_key_env};
 use crate::storage::{Storage, Tenant};
 use crate::validate::{CustomerCode, Origin, PinDigits, TenantName, UserId};
-use crate::{AppState, Config, app, demo};
+use crate::{AppState, Config, app};
 
 /// The data directory's environment variable; `./data` when unset.
 pub const DATA_DIR_ENV: &str = "CLOUD_OTP_DATA_DIR";
@@ -78,7 +80,8 @@ struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
     /// Also create a demo institution and serve a demo training site at /demo/. Refused on
-    /// an address other than loopback unless --demo-on-public-address is given too.
+    /// an address other than loopback unless --demo-on-public-address is given too. Needs a
+    /// server built with the cargo feature `demo`.
     #[arg(long)]
     demo: bool,
     /// Allow --demo on an address others can reach: whoever reaches the demo gets sessions
@@ -88,6 +91,10 @@ struct ServeArgs {
     /// Directory of the built web app.
     #[arg(long, default_value = "dist")]
     dist: PathBuf,
+    /// Also serve Prometheus metrics at GET /metrics on this address (e.g. 127.0.0.1:9464),
+    /// apart from the API; off by default. Anyone who reaches it reads the counters.
+    #[arg(long, env = "CLOUD_OTP_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     /// Requests per minute per client address on the public endpoints (0 = unlimited).
     #[arg(long, env = "CLOUD_OTP_RATE_LIMIT", default_value_t = 300)]
     rate_limit: u32,
@@ -197,6 +204,7 @@ enum CliError {
     Storage(#[from] crate::storage::StorageError),
     #[error(transparent)]
     Crypto(#[from] crate::crypto::CryptoError),
+    #[cfg(feature = "demo")]
     #[error(transparent)]
     Demo(#[from] demo::DemoError),
     #[error(transparent)]
@@ -513,6 +521,13 @@ fn init_logs() {
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     init_logs();
+    if args.demo && !cfg!(feature = "demo") {
+        return Err(CliError::Input(
+            "--demo needs a server built with the cargo feature `demo` \
+             (cargo build --release --features demo); this one was built without it"
+                .into(),
+        ));
+    }
     let data_dir = data_dir();
     let storage = open(&args.db).await?;
     let keys = key_ring(&data_dir, true)?;
@@ -560,8 +575,11 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         shutdown_timeout: config.shutdown_timeout,
         hosts,
     };
+    #[cfg_attr(not(feature = "demo"), expect(unused_mut))]
     let mut state = AppState::new(storage.clone(), keys.crypto, Arc::new(SystemClock), config);
+    #[cfg_attr(not(feature = "demo"), expect(unused_mut))]
     let mut url = format!("{base_url}/");
+    #[cfg(feature = "demo")]
     if args.demo {
         let now = db_ms(SystemClock.now_ms());
         let key = demo::ensure_tenant(&storage, &data_dir, &base_url, now).await?;
@@ -584,6 +602,13 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             }
         }
     });
+
+    if let Some(address) = &args.metrics_listen {
+        let addr = crate::listen::spawn_metrics(address, state.metrics(), limits)
+            .await
+            .map_err(|e| CliError::Io("cannot listen for metrics", e))?;
+        tracing::info!(url = %format!("{}/metrics", public_url(addr)), "metrics");
+    }
 
     // Installed before the URL is printed: from then on SIGHUP reloads the keys instead of
     // ending the process.

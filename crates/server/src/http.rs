@@ -1,6 +1,6 @@
 //! The HTTP plumbing around the handlers: extractors that turn every malformed request into
 //! an [`ApiError`], API-key authentication, CORS for the browser endpoints, per-address rate
-//! limiting, security headers and request logs.
+//! limiting, security headers, request logs and request durations.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Path, Query, Request, State,
+};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -18,6 +20,7 @@ use serde::de::DeserializeOwned;
 use crate::AppState;
 use crate::crypto::token_hash;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::storage::Tenant;
 use crate::validate::{CustomerCode, Token, UserId};
 
@@ -535,6 +538,25 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     response
 }
 
+/// Records each request's duration under its matched route (`/v1/users/{user_id}`, never
+/// the raw path, which holds user IDs); the static files and unknown paths are `static`.
+pub async fn measure(
+    State(metrics): State<std::sync::Arc<Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("static", MatchedPath::as_str)
+        .to_owned();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    metrics.request(method.as_str(), &route, started.elapsed());
+    response
+}
+
 /// One log line per request: method, path (never the query string, which may carry IDs),
 /// status and duration. Bodies, tokens and codes are never logged.
 pub async fn log_requests(req: Request, next: Next) -> Response {
@@ -545,7 +567,10 @@ pub async fn log_requests(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status().as_u16();
     let ms = started.elapsed().as_millis();
-    if status >= 500 {
+    // A probe polled every second would drown the log; /readyz logs why it is not ready.
+    if path == "/healthz" || path == "/readyz" {
+        tracing::debug!(%method, %path, status, ms, "request");
+    } else if status >= 500 {
         tracing::error!(%method, %path, status, ms, "request");
     } else {
         tracing::info!(%method, %path, status, ms, "request");

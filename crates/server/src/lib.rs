@@ -7,9 +7,9 @@
 //! PostgreSQL, one file per table family, every SQL statement, the SQLite group read and
 //! commit), `keycache` (API-key lookups), `crypto` (secrets at rest), `ids` (random ids and
 //! token hashes), `data_dir` (the private data directory), `validate` (checked input), `clock`
-//! (injected time), `statics` (dist/), `demo` (the demo training site), `rotate` (master-key
+//! (injected time), `statics` (dist/), `demo` (the demo training site, cargo feature `demo`), `rotate` (master-key
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
-//! timeouts), `cli` (the `cloud-otp` binary).
+//! timeouts), `metrics` (Prometheus counters and histograms, a registry per server), `cli` (the `cloud-otp` binary).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,12 +30,14 @@ pub mod cli;
 pub mod clock;
 pub mod crypto;
 pub mod data_dir;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod http;
 pub mod ids;
 pub mod keycache;
 pub mod listen;
+pub mod metrics;
 pub mod reload;
 pub mod rotate;
 pub mod service;
@@ -124,6 +126,8 @@ pub struct AppState {
     activation_limiter: Arc<http::RateLimiter>,
     batches: Arc<storage::batch::Batches>,
     keys: Arc<keycache::KeyCache>,
+    metrics: Arc<metrics::Metrics>,
+    #[cfg(feature = "demo")]
     demo: Option<Arc<demo::Demo>>,
 }
 
@@ -143,7 +147,11 @@ impl AppState {
             config.activation_limit_per_hour,
             60 * 60 * 1000,
         ));
-        let batches = Arc::new(storage::batch::Batches::new(storage.clone()));
+        let metrics = Arc::new(metrics::Metrics::new());
+        let batches = Arc::new(storage::batch::Batches::new(
+            storage.clone(),
+            metrics.clone(),
+        ));
         let keys = Arc::new(keycache::KeyCache::new(config.api_key_ttl));
         AppState {
             storage,
@@ -154,11 +162,19 @@ impl AppState {
             activation_limiter,
             batches,
             keys,
+            metrics,
+            #[cfg(feature = "demo")]
             demo: None,
         }
     }
 
-    /// Adds the demo training site under /demo/.
+    /// This server's metrics, which `--metrics-listen` serves ([`metrics::router`]).
+    pub fn metrics(&self) -> Arc<metrics::Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Adds the demo training site under /demo/ (cargo feature `demo`).
+    #[cfg(feature = "demo")]
     pub fn with_demo(mut self, demo: demo::Demo) -> Self {
         self.demo = Some(Arc::new(demo));
         self
@@ -205,14 +221,24 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/users/{user_id}/unlock", post(api::unlock))
         .route("/v1/users/{user_id}/device", delete(api::remove_device))
         .route("/v1/audit", get(api::audit));
-    let mut router = browser.merge(institution);
-    if state.demo.is_some() {
-        router =
-            router.merge(demo::routes().layer(from_fn_with_state(state.clone(), http::rate_limit)));
-    }
+    // A load balancer's probes and the API's description: no rate limit, no CORS, no API key.
+    let probes = Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/v1/openapi.json", get(api::openapi));
+    let router = browser.merge(institution).merge(probes);
+    #[cfg(feature = "demo")]
+    let router = match state.demo {
+        Some(_) => {
+            router.merge(demo::routes().layer(from_fn_with_state(state.clone(), http::rate_limit)))
+        }
+        None => router,
+    };
     router
         .fallback(statics::fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // Inside the router's layers, so each request's matched route is known.
+        .layer(from_fn_with_state(state.metrics.clone(), http::measure))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // A body that stops arriving fails its read (408) instead of holding the request open.
         .layer(RequestBodyTimeoutLayer::new(state.config.client_timeout))

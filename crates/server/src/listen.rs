@@ -1,9 +1,12 @@
 //! Serving the app on a TCP listener, with bounds on slow and stalled clients: hyper's header
 //! read timeout, the body timeout of [`crate::app`], a Host check before any route, and a
 //! graceful shutdown that waits for requests in flight only up to a deadline (docs/security.md,
-//! "Slow clients"). axum::serve offers neither timeouts nor a bounded shutdown.
+//! "Slow clients"). axum::serve offers neither timeouts nor a bounded shutdown. Also the
+//! metrics listener of `--metrics-listen`.
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -18,6 +21,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use crate::http::{HostPolicy, require_host};
+use crate::metrics::{self, Metrics};
 
 /// How `serve` treats connections.
 #[derive(Debug, Clone, Copy)]
@@ -88,4 +92,29 @@ pub async fn serve(
             "shutdown deadline passed: closing the connections still open"
         );
     }
+}
+
+/// Binds `address` and serves [`metrics::router`] there with `limits`' timeouts until the
+/// process ends; the Host rule is the main listener's (loopback names only on a loopback
+/// address). Returns the address bound.
+pub async fn spawn_metrics(
+    address: &str,
+    metrics: Arc<Metrics>,
+    limits: Limits,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(address).await?;
+    let addr = listener.local_addr()?;
+    let hosts = if addr.ip().is_loopback() {
+        HostPolicy::Loopback
+    } else {
+        HostPolicy::Any
+    };
+    let limits = Limits { hosts, ..limits };
+    tokio::spawn(serve(
+        listener,
+        metrics::router(metrics),
+        limits,
+        std::future::pending(),
+    ));
+    Ok(addr)
 }

@@ -3,7 +3,7 @@
 
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use cloud_otp_core::Secret;
+use cloud_otp_core::{Digits, Secret};
 
 /// Why a field was refused: a fixed, human-readable sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -236,8 +236,45 @@ impl CustomerCode {
     }
 }
 
+/// How many digits a one-time code has: the core's [`Digits::SIX`] (docs/product.md rule 1),
+/// the one place the server takes it from.
+///
+/// ```
+/// use cloud_otp_server::validate::{OTP_CODE_REFUSAL, OTP_DIGITS, OtpCode};
+/// let n = usize::from(OTP_DIGITS.get());
+/// assert_eq!(cloud_otp_core::Policy::PRODUCT.digits, OTP_DIGITS);
+/// assert!(OTP_CODE_REFUSAL.ends_with(&format!(" {n} digits")));
+/// assert!(OtpCode::parse(&"7".repeat(n)).is_ok());
+/// assert!(OtpCode::parse(&"7".repeat(n - 1)).is_err() && OtpCode::parse(&"7".repeat(n + 1)).is_err());
+/// ```
+pub const OTP_DIGITS: Digits = Digits::SIX;
+
+/// The refusal of a one-time code that is not [`OTP_DIGITS`] ASCII digits (a `&'static str`,
+/// as [`Invalid`] holds; a test checks that its number is [`OTP_DIGITS`]).
+pub const OTP_CODE_REFUSAL: &str = "code must be exactly 6 digits";
+
+/// How many digits an activation code has (docs/product.md rule 9): six as well, but its own
+/// number, not an OTP code's.
+///
+/// ```
+/// use cloud_otp_server::validate::{ACTIVATION_CODE_DIGITS, ACTIVATION_CODE_REFUSAL, ActivationCode};
+/// let n = ACTIVATION_CODE_DIGITS;
+/// assert!(ACTIVATION_CODE_REFUSAL.ends_with(&format!(" {n} digits")));
+/// assert!(ActivationCode::parse(&"0".repeat(n)).is_ok());
+/// assert!(ActivationCode::parse(&"0".repeat(n + 1)).is_err());
+/// ```
+pub const ACTIVATION_CODE_DIGITS: usize = 6;
+
+/// The refusal of an activation code that is not [`ACTIVATION_CODE_DIGITS`] ASCII digits.
+pub const ACTIVATION_CODE_REFUSAL: &str = "activation_code must be exactly 6 digits";
+
+/// Whether `text` is exactly `n` ASCII digits.
+fn digits_only(text: &str, n: usize) -> bool {
+    text.len() == n && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 text_type!(
-    /// A one-time code as typed: exactly 6 ASCII digits (docs/product.md rule 1).
+    /// A one-time code as typed: exactly [`OTP_DIGITS`] ASCII digits (docs/product.md rule 1).
     OtpCode
 );
 
@@ -252,16 +289,17 @@ impl OtpCode {
     /// assert!(OtpCode::parse("١٢٣٤٥٦").is_err());
     /// ```
     pub fn parse(text: &str) -> Result<Self, Invalid> {
-        if text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) {
+        if digits_only(text, usize::from(OTP_DIGITS.get())) {
             Ok(OtpCode(text.to_owned()))
         } else {
-            Err(Invalid("code must be exactly 6 digits"))
+            Err(Invalid(OTP_CODE_REFUSAL))
         }
     }
 }
 
 text_type!(
-    /// An activation code as typed: exactly 6 ASCII digits (docs/product.md rule 9).
+    /// An activation code as typed: exactly [`ACTIVATION_CODE_DIGITS`] ASCII digits
+    /// (docs/product.md rule 9).
     ActivationCode
 );
 
@@ -274,10 +312,10 @@ impl ActivationCode {
     /// assert!(ActivationCode::parse("0001234").is_err());
     /// ```
     pub fn parse(text: &str) -> Result<Self, Invalid> {
-        if text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) {
+        if digits_only(text, ACTIVATION_CODE_DIGITS) {
             Ok(ActivationCode(text.to_owned()))
         } else {
-            Err(Invalid("activation_code must be exactly 6 digits"))
+            Err(Invalid(ACTIVATION_CODE_REFUSAL))
         }
     }
 }

@@ -113,6 +113,7 @@ impl Server {
         }
     }
 
+    #[cfg(feature = "demo")]
     fn terminate(&mut self) -> std::process::ExitStatus {
         let ok = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -236,6 +237,7 @@ async fn tenant_create_prints_the_key_alone_on_the_last_line_and_it_works() {
     assert!(r.text().await.unwrap().contains("web app is not built"));
 }
 
+#[cfg(feature = "demo")]
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_demo_runs_the_whole_flow() {
     let dir = tempfile::tempdir().unwrap();
@@ -672,6 +674,7 @@ async fn tenant_pin_service_and_api_key_rotation_reach_a_running_server() {
 }
 
 /// The text between `start` and the next `end` in `page`.
+#[cfg(feature = "demo")]
 fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
     let from = page
         .find(start)
@@ -680,6 +683,7 @@ fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
     &page[from..from + page[from..].find(end).unwrap()]
 }
 
+#[cfg(feature = "demo")]
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_admin_panel_issues_activation_codes_and_authenticator_qr_codes() {
     let dir = tempfile::tempdir().unwrap();

@@ -12,9 +12,9 @@ use std::path::Path;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use cloud_otp_server::AppState;
-use cloud_otp_server::demo::Demo;
 use cloud_otp_server::storage::{NewDevice, Registered, Registration};
+#[cfg(feature = "demo")]
+use cloud_otp_server::{AppState, demo::Demo};
 use common::{Backend, Device, TestApp, json_body};
 use serde_json::{Value, json};
 
@@ -306,6 +306,7 @@ async fn same_origin_needs_the_scheme_of_the_request(backend: Backend) {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
+#[cfg(feature = "demo")]
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_forms_refuse_another_sites_origin() {
     let app = TestApp::new(Backend::Sqlite).await;

@@ -5,6 +5,8 @@
 //! line the process wrote, every error body and every audit entry is searched for each secret
 //! the run used: master keys, API keys, sessions, passes, device secrets in every encoding,
 //! otpauth URIs, activation codes and one-time codes, right and wrong.
+// The run includes the demo (`serve --demo`), which needs the cargo feature `demo`.
+#![cfg(feature = "demo")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;

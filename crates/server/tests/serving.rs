@@ -256,6 +256,39 @@ async fn sigterm_stops_the_binary_despite_a_stalled_client() {
     assert!(output.contains("stopped"), "{output}");
 }
 
+/// A server built without the cargo feature `demo` refuses `--demo` before it opens anything,
+/// naming the feature.
+#[cfg(not(feature = "demo"))]
+#[test]
+fn demo_needs_the_demo_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = serve_command(&data, &["--demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + BOUND;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("serve --demo without the demo feature is still running after {BOUND:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.is_empty(), "it printed a URL: {stdout}");
+    assert!(stderr.contains("cargo feature `demo`"), "{stderr}");
+    assert!(!data.join("demo-api-key").exists());
+}
+
+#[cfg(feature = "demo")]
 #[test]
 fn demo_is_refused_on_a_public_address_unless_forced() {
     let dir = tempfile::tempdir().unwrap();

@@ -14,6 +14,7 @@ use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{ApiJson, ClientIp, CustomerPath, check_origin};
+use crate::metrics::VerificationOutcome;
 use crate::service::enrollment::{Authority, Authorized};
 use crate::service::open_for_service;
 
@@ -136,8 +137,10 @@ pub async fn verify(
     headers: HeaderMap,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> ApiResult<Json<Value>> {
-    // Malformed input is refused before anything is read or counted.
-    let input = req.parse()?;
+    // Malformed input is refused before anything is read or counted (but in the metrics).
+    let input = req
+        .parse()
+        .inspect_err(|_| state.metrics.verification(VerificationOutcome::Malformed))?;
     let now = state.now();
     let services = state.services();
     let open = services.usable_session(&input.session, now).await?;

@@ -16,6 +16,7 @@ use crate::AppState;
 use crate::clock::rfc3339;
 use crate::error::ApiResult;
 use crate::http::{ApiJson, ApiQuery, Institution, OptionalJson, UserPath};
+use crate::metrics::VerificationOutcome;
 
 /// `POST /v1/sessions`: opens an OTP session (10 minutes) for a user and purpose.
 pub async fn open_session(
@@ -69,7 +70,9 @@ pub async fn check(
     Institution(tenant): Institution,
     ApiJson(req): ApiJson<CheckRequest>,
 ) -> ApiResult<Json<Value>> {
-    let (user, code) = req.parse()?;
+    let (user, code) = req
+        .parse()
+        .inspect_err(|_| state.metrics.verification(VerificationOutcome::Malformed))?;
     let now = state.now();
     let step = state
         .services()

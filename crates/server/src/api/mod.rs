@@ -1,18 +1,22 @@
 //! The handlers of the HTTP contract (docs/api.md): browser endpoints (authorized by an OTP
 //! session or an activation code, `browser`) and institution endpoints (authorized by an API
-//! key, `institution`). Each parses its request (`requests`), calls the services
+//! key, `institution`), the load balancer's probes (`health`) and the OpenAPI document (`openapi`). Each parses its request (`requests`), calls the services
 //! (`crate::service`) and maps the answer, or the refusal (`refusals`), to a response.
 
 mod browser;
+mod health;
 mod institution;
+mod openapi;
 mod refusals;
 mod requests;
 
 pub use browser::{customer, register_device, status, time, verify};
+pub use health::{NotReady, READY_TIMEOUT, healthz, readyz};
 pub use institution::{
     audit, authenticator, check, issue_activation, open_session, remove_device, siteverify, unlock,
     user,
 };
+pub use openapi::{OPENAPI_JSON, openapi};
 pub use requests::{
     ActivationRequest, AuditQuery, AuthenticatorRequest, CheckRequest, DeviceRequest, RequestBody,
     SessionRequest, SiteverifyRequest, StatusInput, StatusRequest, UnlockRequest, VerifyRequest,
@@ -36,6 +40,7 @@ impl AppState {
             batches: &self.batches,
             crypto: &self.crypto,
             policy: &self.config.policy,
+            metrics: &self.metrics,
         }
     }
 }

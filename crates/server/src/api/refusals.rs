@@ -5,6 +5,7 @@ use crate::clock::rfc3339;
 use crate::error::{ApiError, DeviceView};
 use crate::service::Refusal;
 use crate::storage::DeviceRecord;
+use crate::validate::OTP_CODE_REFUSAL;
 
 /// A device as error responses and user views show it.
 pub(super) fn device_view(d: &DeviceRecord) -> DeviceView {
@@ -32,7 +33,7 @@ impl From<Refusal> for ApiError {
             Refusal::Locked => ApiError::Locked,
             Refusal::InvalidCode { attempts_left } => ApiError::InvalidCode { attempts_left },
             Refusal::Replayed => ApiError::Replayed,
-            Refusal::MalformedCode => ApiError::BadRequest("code must be exactly 6 digits".into()),
+            Refusal::MalformedCode => ApiError::BadRequest(OTP_CODE_REFUSAL.into()),
             Refusal::ActivationUsed => ApiError::ActivationUsed,
             Refusal::ActivationExpired => ApiError::ActivationExpired,
             Refusal::InvalidActivation { attempts_left } => {

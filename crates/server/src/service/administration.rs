@@ -47,9 +47,15 @@ impl Services<'_> {
         revoke_device: bool,
         now: i64,
     ) -> ServiceResult<UserStatus> {
-        self.storage
+        // None: no such user, nothing unlocked.
+        if self
+            .storage
             .unlock(&tenant.id, user.as_str(), revoke_device, now)
-            .await?;
+            .await?
+            .is_some()
+        {
+            self.metrics.unlock();
+        }
         let record = self.storage.user(&tenant.id, user.as_str()).await?;
         Ok(UserStatus::of(record.as_ref()))
     }

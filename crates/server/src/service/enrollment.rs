@@ -8,8 +8,11 @@ use cloud_otp_core::otpauth::{KeyUri, Kind};
 use super::{MAX_ROUNDS, OpenSession, Refusal, ServiceResult, Services, open_for_service};
 use crate::audit::{AuditEvent, AuditOutcome};
 use crate::ids::{random_bytes, random_digits, random_id};
+use crate::metrics::RegistrationKind;
 use crate::storage::{AuditEntry, NewDevice, Registered, Registration, Tenant};
-use crate::validate::{ActivationCode, CustomerCode, Fingerprint, Label, Token, UserId};
+use crate::validate::{
+    ACTIVATION_CODE_DIGITS, ActivationCode, CustomerCode, Fingerprint, Label, Token, UserId,
+};
 use crate::{ACTIVATION_MAX_ATTEMPTS, ACTIVATION_TTL_MS};
 
 /// What authorizes a browser's registration.
@@ -154,7 +157,9 @@ impl Services<'_> {
             if registered == Registered::ActivationGone {
                 continue;
             }
+            let kind = browser_registration_kind(&registered, activation.is_some(), device);
             registration_result(registered)?;
+            self.metrics.registration(kind);
             return Ok(Enrolled {
                 device_id,
                 user_id: user_id.to_owned(),
@@ -179,6 +184,7 @@ impl Services<'_> {
             .register(&tenant.id, user.as_str(), device, replace, None, now)
             .await?;
         registration_result(registered)?;
+        self.metrics.registration(RegistrationKind::Authenticator);
         let uri = KeyUri {
             kind: Kind::Totp {
                 period: self.policy.step,
@@ -202,7 +208,7 @@ impl Services<'_> {
         user: &UserId,
         now: i64,
     ) -> ServiceResult<IssuedActivation> {
-        let code = random_digits(6);
+        let code = random_digits(ACTIVATION_CODE_DIGITS);
         let expires_ms = now.saturating_add(ACTIVATION_TTL_MS);
         let hash = self
             .crypto
@@ -324,6 +330,26 @@ impl Services<'_> {
             }
         }
         Err(Refusal::Busy)
+    }
+}
+
+/// What a browser's registration was, for the metrics: by activation code; again from the
+/// browser of the device it replaced (the same fingerprint: its data was erased); replacing
+/// another device; or the user's first.
+fn browser_registration_kind(
+    registered: &Registered,
+    by_activation: bool,
+    device: &BrowserDevice,
+) -> RegistrationKind {
+    match registered {
+        _ if by_activation => RegistrationKind::Activation,
+        Registered::Done {
+            replaced: Some(old),
+        } if old.fingerprint.as_deref() == Some(device.fingerprint.as_str()) => {
+            RegistrationKind::AfterErasure
+        }
+        Registered::Done { replaced: Some(_) } => RegistrationKind::Replaced,
+        _ => RegistrationKind::New,
     }
 }
 

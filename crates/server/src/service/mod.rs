@@ -13,6 +13,7 @@ use cloud_otp_core::Policy;
 
 use crate::crypto::{CryptoError, SharedCrypto};
 use crate::ids::token_hash;
+use crate::metrics::Metrics;
 use crate::storage::batch::Batches;
 use crate::storage::{DeviceRecord, SessionRecord, Storage, StorageError, Tenant, UserRecord};
 use crate::validate::{CustomerCode, Token};
@@ -33,6 +34,8 @@ pub struct Services<'a> {
     pub crypto: &'a SharedCrypto,
     /// The verification policy (docs/product.md rules 1 to 4).
     pub policy: &'a Policy,
+    /// Where the outcomes are counted.
+    pub metrics: &'a Metrics,
 }
 
 /// Why the domain refused or failed. Each refusal becomes one stable API error code in the

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::audit::{AuditEvent, AuditOutcome};
 use crate::ids::{random_token, token_hash};
+use crate::metrics::VerificationOutcome;
 use crate::storage::{
     AuditEntry, Committed, DeviceRecord, NewPass, PassRecord, SessionRecord, Tenant, VerifyCommit,
 };
@@ -250,6 +251,8 @@ impl Services<'_> {
                     self.batches
                         .audit(audit(AuditOutcome::UnapprovedDevice, &device.label))
                         .await?;
+                    self.metrics
+                        .verification(VerificationOutcome::UnapprovedDevice);
                     return Err(Refusal::UnapprovedDevice(Box::new(device.clone())));
                 }
             }
@@ -257,6 +260,7 @@ impl Services<'_> {
                 self.batches
                     .audit(audit(AuditOutcome::Locked, &device.label))
                     .await?;
+                self.metrics.verification(VerificationOutcome::Locked);
                 return Err(Refusal::Locked);
             }
             let secret = self
@@ -268,6 +272,8 @@ impl Services<'_> {
             let mut events = Vec::new();
             let mut spend = None;
             let mut pass = None;
+            // The wrong code that suspends the user, counted as a lock once written.
+            let locks = matches!(outcome, Outcome::Locked);
             let result = match outcome {
                 Outcome::Accepted { step } => {
                     events.push(audit(AuditOutcome::Accepted, &device.label));
@@ -306,9 +312,13 @@ impl Services<'_> {
                     self.batches
                         .audit(audit(AuditOutcome::Replayed, &device.label))
                         .await?;
+                    self.metrics.verification(VerificationOutcome::Replayed);
                     return Err(Refusal::Replayed);
                 }
-                Outcome::Malformed => return Err(Refusal::MalformedCode),
+                Outcome::Malformed => {
+                    self.metrics.verification(VerificationOutcome::Malformed);
+                    return Err(Refusal::MalformedCode);
+                }
             };
             let commit = VerifyCommit {
                 tenant_id: tenant_id.to_owned(),
@@ -320,8 +330,22 @@ impl Services<'_> {
                 now_ms: now,
             };
             match self.batches.commit(commit).await? {
-                Committed::Done => return result.map(|step| Verified { step, pass }),
-                Committed::Conflict => continue,
+                Committed::Done => {
+                    // Counted once written: a conflict decides again.
+                    self.metrics.verification(if result.is_ok() {
+                        VerificationOutcome::Accepted
+                    } else {
+                        VerificationOutcome::Wrong
+                    });
+                    if locks {
+                        self.metrics.lock();
+                    }
+                    return result.map(|step| Verified { step, pass });
+                }
+                Committed::Conflict => {
+                    self.metrics.verification_retry();
+                    continue;
+                }
                 Committed::SessionGone => return Err(Refusal::InvalidSession),
             }
         }

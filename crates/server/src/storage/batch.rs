@@ -28,6 +28,7 @@ use sqlx::sqlite::SqliteConnection;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::{AuditEntry, Committed, Storage, StorageError, UserRecord, VerifyCommit};
+use crate::metrics::{Group, Metrics};
 
 /// The most requests served by one statement or transaction.
 const MAX_BATCH: usize = 64;
@@ -68,6 +69,7 @@ impl Item {
 #[derive(Debug)]
 pub struct Batches {
     storage: Storage,
+    metrics: Arc<Metrics>,
     writes: OnceLock<mpsc::UnboundedSender<Item>>,
     reads: OnceLock<mpsc::UnboundedSender<ReadItem>>,
 }
@@ -84,10 +86,12 @@ fn closed() -> StorageError {
 }
 
 impl Batches {
-    /// The batches of `storage`; they only batch on SQLite.
-    pub fn new(storage: Storage) -> Self {
+    /// The batches of `storage`; they only batch on SQLite, and record each group's size in
+    /// `metrics`.
+    pub fn new(storage: Storage, metrics: Arc<Metrics>) -> Self {
         Batches {
             storage,
+            metrics,
             writes: OnceLock::new(),
             reads: OnceLock::new(),
         }
@@ -107,7 +111,11 @@ impl Batches {
             // The readers share one queue: whichever is free takes what is waiting.
             let rx = Arc::new(Mutex::new(rx));
             for _ in 0..READERS {
-                tokio::spawn(reader(self.storage.clone(), Arc::clone(&rx)));
+                tokio::spawn(reader(
+                    self.storage.clone(),
+                    Arc::clone(&rx),
+                    self.metrics.clone(),
+                ));
             }
             tx
         });
@@ -138,7 +146,7 @@ impl Batches {
             let (tx, rx) = mpsc::unbounded_channel();
             // The writer runs as its own task so that a request that goes away (its client
             // disconnected) cannot cancel a transaction that carries other requests' writes.
-            tokio::spawn(writer(self.storage.clone(), rx));
+            tokio::spawn(writer(self.storage.clone(), rx, self.metrics.clone()));
             tx
         });
         let (reply, answer) = oneshot::channel();
@@ -205,7 +213,11 @@ fn next_batch(
 /// Serves lookups: whichever reader is free takes everything waiting, up to
 /// [`MAX_BATCH`], and reads it with one statement on its own connection. If that fails, each
 /// lookup is retried alone so that each gets its own answer.
-async fn reader(storage: Storage, queue: Arc<Mutex<mpsc::UnboundedReceiver<ReadItem>>>) {
+async fn reader(
+    storage: Storage,
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<ReadItem>>>,
+    metrics: Arc<Metrics>,
+) {
     let mut conn = None;
     loop {
         let batch = {
@@ -220,6 +232,7 @@ async fn reader(storage: Storage, queue: Arc<Mutex<mpsc::UnboundedReceiver<ReadI
             }
             batch
         };
+        metrics.group(Group::Read, batch.len());
         read(&storage, &mut conn, batch).await;
     }
     discard(&mut conn).await;
@@ -256,7 +269,7 @@ async fn read(storage: &Storage, conn: &mut Option<SqliteConnection>, batch: Vec
     }
 }
 
-async fn writer(storage: Storage, mut rx: mpsc::UnboundedReceiver<Item>) {
+async fn writer(storage: Storage, mut rx: mpsc::UnboundedReceiver<Item>, metrics: Arc<Metrics>) {
     let mut conn = None;
     let mut carried = VecDeque::new();
     loop {
@@ -268,6 +281,7 @@ async fn writer(storage: Storage, mut rx: mpsc::UnboundedReceiver<Item>) {
             },
         };
         let batch = next_batch(first, &mut carried, &mut rx);
+        metrics.group(Group::Write, batch.len());
         write(&storage, &mut conn, batch).await;
     }
     discard(&mut conn).await;

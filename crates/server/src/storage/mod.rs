@@ -199,6 +199,15 @@ impl Storage {
         Ok(())
     }
 
+    /// Whether the database answers: one trivial query, for `/readyz`.
+    pub async fn ping(&self) -> Result<()> {
+        with_pool!(self, |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .map(drop)?);
+        Ok(())
+    }
+
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         with_pool!(self, |pool| pool.close().await)

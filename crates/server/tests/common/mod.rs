@@ -456,3 +456,20 @@ impl Device {
             .unwrap()
     }
 }
+
+/// Serves `router` as `cloud-otp serve` does (`listen::serve`, with its Host check for a
+/// loopback address) on a free loopback port until the test's runtime ends; returns its base
+/// URL.
+pub async fn serve_on_loopback(router: Router) -> String {
+    use cloud_otp_server::http::HostPolicy;
+    use cloud_otp_server::listen::{Limits, serve};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = Limits {
+        header_timeout: cloud_otp_server::CLIENT_TIMEOUT,
+        shutdown_timeout: cloud_otp_server::SHUTDOWN_TIMEOUT,
+        hosts: HostPolicy::Loopback,
+    };
+    tokio::spawn(serve(listener, router, limits, std::future::pending()));
+    format!("http://{addr}")
+}
