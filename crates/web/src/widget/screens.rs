@@ -32,6 +32,21 @@ pub(crate) struct Message<'a> {
     pub(crate) busy: bool,
 }
 
+impl Message<'_> {
+    /// A screen that needs the trainee's attention, with nothing in it yet: each screen fills
+    /// in its title, lines and buttons, and changes the icon where it is not a warning.
+    pub(crate) fn warn() -> Self {
+        Message {
+            icon: Icon::Warn,
+            title: "",
+            lines: Vec::new(),
+            warning: None,
+            buttons: Vec::new(),
+            busy: false,
+        }
+    }
+}
+
 /// Builds `message` into `parent`; returns the heading, to move focus to.
 pub(crate) fn build(parent: &Element, message: &Message) -> HtmlElement {
     let card = el(parent, "section", "card msg");

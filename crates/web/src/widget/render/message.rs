@@ -9,14 +9,7 @@ use crate::widget::screens::{Icon, Message};
 pub(super) fn message(s: &State, view: &View) -> Message<'static> {
     let lang = s.lang;
     let t = |key| lang.t(key);
-    let mut m = Message {
-        icon: Icon::Warn,
-        title: "",
-        lines: Vec::new(),
-        warning: None,
-        buttons: Vec::new(),
-        busy: false,
-    };
+    let mut m = Message::warn();
     match view {
         View::Done => {
             m.icon = Icon::Ok;

@@ -18,12 +18,8 @@ pub(super) fn message(
     let t = |key| lang.t(key);
     let user = &s.user;
     let mut m = Message {
-        icon: Icon::Warn,
-        title: "",
-        lines: Vec::new(),
-        warning: None,
-        buttons: Vec::new(),
         busy: step == Step::Busy,
+        ..Message::warn()
     };
     match device {
         None if step == Step::Offer => {
