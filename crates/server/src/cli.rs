@@ -1,5 +1,6 @@
 //! The `cloud-otp` operator command: `serve`, `tenant create|update|rotate-api-key|list`,
-//! `user show|unlock`, `rotate-master-key`.
+//! `user show|unlock`, `rotate-master-key`; the operations commands (`user erase`) are in
+//! `ops_cli`.
 //! Results go to standard output (an API key alone on the last line), logs to standard error.
 
 use std::io::Write;
@@ -188,6 +189,9 @@ enum UserCommand {
         #[command(flatten)]
         db: Database,
     },
+    /// The operations commands (crate::ops_cli).
+    #[command(flatten)]
+    Ops(crate::ops_cli::UserOps),
 }
 
 /// A failure of a command, printed as `error: ...`.
@@ -201,6 +205,8 @@ enum CliError {
     Demo(#[from] demo::DemoError),
     #[error(transparent)]
     Rotate(#[from] crate::rotate::RotateError),
+    #[error(transparent)]
+    Ops(#[from] crate::ops_cli::OpsError),
     #[error("{0}")]
     Input(String),
     #[error("{0}: {1}")]
@@ -230,7 +236,10 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            match e {
+                CliError::Ops(e) => e.exit_code(),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -379,6 +388,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             say(&[view.to_string()])
         }
         Command::RotateMasterKey { db } => rotate(&db).await,
+        Command::User(UserCommand::Ops(command)) => {
+            Ok(crate::ops_cli::run_user(command, &data_dir()).await?)
+        }
         Command::User(UserCommand::Unlock {
             customer_code,
             user_id,

@@ -9,7 +9,7 @@
 //! token hashes), `data_dir` (the private data directory), `validate` (checked input), `clock`
 //! (injected time), `statics` (dist/), `demo` (the demo training site), `rotate` (master-key
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
-//! timeouts), `cli` (the `cloud-otp` binary).
+//! timeouts), `cli` (the `cloud-otp` binary) and `ops_cli` (its operations commands: erasure).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,6 +36,7 @@ pub mod http;
 pub mod ids;
 pub mod keycache;
 pub mod listen;
+pub mod ops_cli;
 pub mod reload;
 pub mod rotate;
 pub mod service;
@@ -205,6 +206,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/users/{user_id}/unlock", post(api::unlock))
         .route("/v1/users/{user_id}/device", delete(api::remove_device))
         .route("/v1/audit", get(api::audit));
+    // Issue 18 (operations): erasing a trainee; webhook registration joins this block.
+    let institution = institution.route("/v1/users/{user_id}", delete(api::erase_user));
     let mut router = browser.merge(institution);
     if state.demo.is_some() {
         router =

@@ -10,8 +10,8 @@ mod requests;
 
 pub use browser::{customer, register_device, status, time, verify};
 pub use institution::{
-    audit, authenticator, check, issue_activation, open_session, remove_device, siteverify, unlock,
-    user,
+    audit, authenticator, check, erase_user, issue_activation, open_session, remove_device,
+    siteverify, unlock, user,
 };
 pub use requests::{
     ActivationRequest, AuditQuery, AuthenticatorRequest, CheckRequest, DeviceRequest, RequestBody,

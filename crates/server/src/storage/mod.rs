@@ -4,10 +4,11 @@
 //!
 //! Every SQL statement of the server lives in this folder, one file per table family:
 //! `tenants` (tenants and origins), `sessions` (sessions and passes), `users` (users and
-//! devices, and the verification write), `activations`, `audit`, `keys` (the key check and the
-//! re-encryption of secrets); `records` holds the row types, `sqlite` the SQLite-specific
-//! setup (pragmas, file modes, the WAL checkpointer), `group` and `batch` the group read and
-//! group commit of verifications on SQLite. This file opens and migrates the database.
+//! devices, and the verification write), `activations`, `audit`, `erasure` (erasing a
+//! trainee), `keys` (the key check and the re-encryption of secrets); `records` holds the row
+//! types, `sqlite` the SQLite-specific setup (pragmas, file modes, the WAL checkpointer),
+//! `group` and `batch` the group read and group
+//! commit of verifications on SQLite. This file opens and migrates the database.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -22,6 +23,7 @@ use sqlx::{Database, Transaction};
 mod activations;
 mod audit;
 pub mod batch;
+mod erasure;
 mod group;
 mod keys;
 mod records;
@@ -31,6 +33,7 @@ mod tenants;
 mod users;
 
 pub use crate::data_dir::create_private_dir;
+pub use erasure::Erased;
 pub use records::{
     ActivationRecord, AuditEntry, AuditLine, Committed, DeviceRecord, NewDevice, NewPass,
     NewTenant, PassRecord, Registered, Registration, SessionRecord, Tenant, UserRecord,

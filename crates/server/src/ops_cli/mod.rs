@@ -1,0 +1,115 @@
+//! The operations commands of the `cloud-otp` binary (issue 18), apart from `cli.rs` so that
+//! its command tree stays small: `user erase` (`erase`). `cli.rs` flattens these commands
+//! into its own and passes the data directory; this module uses nothing of `cli.rs`.
+
+mod erase;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::storage::{Storage, StorageError, Tenant};
+use crate::validate::{CustomerCode, Invalid};
+
+/// The `user ...` commands of this module.
+#[derive(Debug, Subcommand)]
+pub enum UserOps {
+    /// Erases every record of a trainee at an institution (device, verification state,
+    /// sessions, passes, activation code, audit events) in one transaction; one
+    /// `user_erased` audit event without the ID remains. The ID may enrol again as new.
+    Erase(erase::EraseArgs),
+}
+
+/// Where a command finds the institution and the database.
+#[derive(Debug, Args)]
+struct Target {
+    /// The institution's customer code.
+    #[arg(long, visible_alias = "tenant")]
+    customer_code: String,
+    #[command(flatten)]
+    db: DbArg,
+}
+
+/// The database option, as the other commands read it.
+#[derive(Debug, Args)]
+struct DbArg {
+    /// Database URL (sqlite:PATH or postgres://...); default: the SQLite file in
+    /// CLOUD_OTP_DATA_DIR (./data).
+    #[arg(long, env = "CLOUD_OTP_DATABASE")]
+    database: Option<String>,
+}
+
+/// A failure of one of these commands, printed as `error: ...`.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A wrong argument.
+    #[error("{0}")]
+    Input(String),
+    /// Nothing to do for this target: a stable exit status of its own.
+    #[error("{0}")]
+    NotFound(String),
+    /// Writing a file or the output failed.
+    #[error("{0}: {1}")]
+    Io(&'static str, std::io::Error),
+}
+
+impl From<Invalid> for OpsError {
+    fn from(e: Invalid) -> Self {
+        OpsError::Input(e.0.to_owned())
+    }
+}
+
+impl OpsError {
+    /// The exit status: 1 for most failures; 2 is clap's (a wrong command line); 3 when the
+    /// target does not exist (`user erase` of a user with no records).
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            OpsError::NotFound(_) => ExitCode::from(3),
+            _ => ExitCode::FAILURE,
+        }
+    }
+}
+
+/// Runs a `user ...` command of this module.
+pub async fn run_user(command: UserOps, data_dir: &Path) -> Result<(), OpsError> {
+    match command {
+        UserOps::Erase(args) => erase::run(args, data_dir).await,
+    }
+}
+
+/// Writes lines to standard output and flushes.
+fn say(lines: &[String]) -> Result<(), OpsError> {
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        writeln!(out, "{line}").map_err(|e| OpsError::Io("stdout", e))?;
+    }
+    out.flush().map_err(|e| OpsError::Io("stdout", e))
+}
+
+async fn open(db: &DbArg, data_dir: &Path) -> Result<Storage, OpsError> {
+    Ok(Storage::open(db.database.as_deref(), data_dir).await?)
+}
+
+/// The database and the institution of `target`.
+async fn tenant(target: &Target, data_dir: &Path) -> Result<(Storage, Tenant), OpsError> {
+    let code = CustomerCode::parse(&target.customer_code)?;
+    let storage = open(&target.db, data_dir).await?;
+    match storage.tenant_by_customer_code(code.as_str()).await {
+        Ok(Some(t)) => Ok((storage, t)),
+        Ok(None) => {
+            storage.close().await;
+            Err(OpsError::Input(format!(
+                "no institution has customer code {code}"
+            )))
+        }
+        Err(e) => {
+            storage.close().await;
+            Err(e.into())
+        }
+    }
+}
