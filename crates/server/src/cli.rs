@@ -1,6 +1,6 @@
 //! The `cloud-otp` operator command: `serve`, `tenant create|update|rotate-api-key|list`,
-//! `user show|unlock`, `rotate-master-key`; the operations commands (`user erase`) are in
-//! `ops_cli`.
+//! `user show|unlock`, `rotate-master-key`; the operations commands (`user erase`, `backup`)
+//! are in `ops_cli`.
 //! Results go to standard output (an API key alone on the last line), logs to standard error.
 
 use std::io::Write;
@@ -61,6 +61,9 @@ enum Command {
         #[command(flatten)]
         db: Database,
     },
+    /// The operations commands (crate::ops_cli).
+    #[command(flatten)]
+    Ops(crate::ops_cli::TopOps),
 }
 
 #[derive(Debug, Args)]
@@ -388,6 +391,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             say(&[view.to_string()])
         }
         Command::RotateMasterKey { db } => rotate(&db).await,
+        Command::Ops(command) => Ok(crate::ops_cli::run_top(command, &data_dir()).await?),
         Command::User(UserCommand::Ops(command)) => {
             Ok(crate::ops_cli::run_user(command, &data_dir()).await?)
         }

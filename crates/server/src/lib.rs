@@ -9,7 +9,8 @@
 //! token hashes), `data_dir` (the private data directory), `validate` (checked input), `clock`
 //! (injected time), `statics` (dist/), `demo` (the demo training site), `rotate` (master-key
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
-//! timeouts), `cli` (the `cloud-otp` binary) and `ops_cli` (its operations commands: erasure).
+//! timeouts), `cli` (the `cloud-otp` binary) and `ops_cli` (its operations commands: erasure,
+//! backup).
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,7 +1,9 @@
 //! The operations commands of the `cloud-otp` binary (issue 18), apart from `cli.rs` so that
-//! its command tree stays small: `user erase` (`erase`). `cli.rs` flattens these commands
-//! into its own and passes the data directory; this module uses nothing of `cli.rs`.
+//! its command tree stays small: `user erase` (`erase`), `backup` (`backup`). `cli.rs`
+//! flattens these commands into its own and passes the data directory; this module uses
+//! nothing of `cli.rs`.
 
+mod backup;
 mod erase;
 
 use std::io::Write;
@@ -20,6 +22,14 @@ pub enum UserOps {
     /// sessions, passes, activation code, audit events) in one transaction; one
     /// `user_erased` audit event without the ID remains. The ID may enrol again as new.
     Erase(erase::EraseArgs),
+}
+
+/// The top-level commands of this module.
+#[derive(Debug, Subcommand)]
+pub enum TopOps {
+    /// Copies the SQLite database to a new FILE (mode 0600) while servers keep serving: a
+    /// consistent snapshot. On PostgreSQL use pg_dump (exit status 4).
+    Backup(backup::BackupArgs),
 }
 
 /// Where a command finds the institution and the database.
@@ -53,6 +63,9 @@ pub enum OpsError {
     /// Nothing to do for this target: a stable exit status of its own.
     #[error("{0}")]
     NotFound(String),
+    /// The command does not apply to this database (backup on PostgreSQL).
+    #[error("{0}")]
+    Unsupported(String),
     /// Writing a file or the output failed.
     #[error("{0}: {1}")]
     Io(&'static str, std::io::Error),
@@ -66,10 +79,12 @@ impl From<Invalid> for OpsError {
 
 impl OpsError {
     /// The exit status: 1 for most failures; 2 is clap's (a wrong command line); 3 when the
-    /// target does not exist (`user erase` of a user with no records).
+    /// target does not exist (`user erase` of a user with no records); 4 when the command
+    /// does not apply to the database (`backup` on PostgreSQL).
     pub fn exit_code(&self) -> ExitCode {
         match self {
             OpsError::NotFound(_) => ExitCode::from(3),
+            OpsError::Unsupported(_) => ExitCode::from(4),
             _ => ExitCode::FAILURE,
         }
     }
@@ -79,6 +94,13 @@ impl OpsError {
 pub async fn run_user(command: UserOps, data_dir: &Path) -> Result<(), OpsError> {
     match command {
         UserOps::Erase(args) => erase::run(args, data_dir).await,
+    }
+}
+
+/// Runs a top-level command of this module.
+pub async fn run_top(command: TopOps, data_dir: &Path) -> Result<(), OpsError> {
+    match command {
+        TopOps::Backup(args) => backup::run(args, data_dir).await,
     }
 }
 

@@ -7,7 +7,7 @@
 //! devices, and the verification write), `activations`, `audit`, `erasure` (erasing a
 //! trainee), `keys` (the key check and the re-encryption of secrets); `records` holds the row
 //! types, `sqlite` the SQLite-specific setup (pragmas, file modes, the WAL checkpointer),
-//! `group` and `batch` the group read and group
+//! `backup` its online copy (`VACUUM INTO`), `group` and `batch` the group read and group
 //! commit of verifications on SQLite. This file opens and migrates the database.
 
 use std::borrow::Cow;
@@ -22,6 +22,7 @@ use sqlx::{Database, Transaction};
 
 mod activations;
 mod audit;
+mod backup;
 pub mod batch;
 mod erasure;
 mod group;
@@ -33,6 +34,7 @@ mod tenants;
 mod users;
 
 pub use crate::data_dir::create_private_dir;
+pub use backup::BackupError;
 pub use erasure::Erased;
 pub use records::{
     ActivationRecord, AuditEntry, AuditLine, Committed, DeviceRecord, NewDevice, NewPass,
