@@ -1,6 +1,6 @@
 //! The `cloud-otp` operator command: `serve`, `tenant create|update|rotate-api-key|list`,
-//! `user show|unlock`, `rotate-master-key`; the operations commands (`user erase`, `backup`)
-//! are in `ops_cli`.
+//! `user show|unlock`, `rotate-master-key`; the operations commands (`user erase`, `backup`,
+//! `audit export`, `tenant audit-retention`) are in `ops_cli`.
 //! Results go to standard output (an API key alone on the last line), logs to standard error.
 
 use std::io::Write;
@@ -112,6 +112,9 @@ struct ServeArgs {
     #[arg(long, env = "CLOUD_OTP_SHUTDOWN_TIMEOUT", default_value_t = crate::SHUTDOWN_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     shutdown_timeout: u64,
+    /// The options of the operations tasks (crate::ops_cli).
+    #[command(flatten)]
+    ops: crate::ops_cli::ServeOps,
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +168,9 @@ enum TenantCommand {
         #[command(flatten)]
         db: Database,
     },
+    /// The operations commands (crate::ops_cli).
+    #[command(flatten)]
+    Ops(crate::ops_cli::TenantOps),
 }
 
 #[derive(Debug, Subcommand)]
@@ -392,6 +398,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::RotateMasterKey { db } => rotate(&db).await,
         Command::Ops(command) => Ok(crate::ops_cli::run_top(command, &data_dir()).await?),
+        Command::Tenant(TenantCommand::Ops(command)) => {
+            Ok(crate::ops_cli::run_tenant(command, &data_dir()).await?)
+        }
         Command::User(UserCommand::Ops(command)) => {
             Ok(crate::ops_cli::run_user(command, &data_dir()).await?)
         }
@@ -600,6 +609,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             }
         }
     });
+
+    // Issue 18's background tasks (audit retention).
+    args.ops.spawn(&storage, Arc::new(SystemClock));
 
     // Installed before the URL is printed: from then on SIGHUP reloads the keys instead of
     // ending the process.

@@ -10,7 +10,7 @@
 //! (injected time), `statics` (dist/), `demo` (the demo training site), `rotate` (master-key
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
 //! timeouts), `cli` (the `cloud-otp` binary) and `ops_cli` (its operations commands: erasure,
-//! backup).
+//! backup, audit export), `retention` (old audit events deleted in the background).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,6 +39,7 @@ pub mod keycache;
 pub mod listen;
 pub mod ops_cli;
 pub mod reload;
+pub mod retention;
 pub mod rotate;
 pub mod service;
 pub mod statics;

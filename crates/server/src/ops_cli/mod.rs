@@ -1,8 +1,11 @@
 //! The operations commands of the `cloud-otp` binary (issue 18), apart from `cli.rs` so that
-//! its command tree stays small: `user erase` (`erase`), `backup` (`backup`). `cli.rs`
+//! its command tree stays small: `user erase` (`erase`), `backup` (`backup`), `audit export`
+//! and `tenant audit-retention` (`audit`), and the `serve` options of the background tasks
+//! (audit retention). `cli.rs`
 //! flattens these commands into its own and passes the data directory; this module uses
 //! nothing of `cli.rs`.
 
+mod audit;
 mod backup;
 mod erase;
 
@@ -30,6 +33,42 @@ pub enum TopOps {
     /// Copies the SQLite database to a new FILE (mode 0600) while servers keep serving: a
     /// consistent snapshot. On PostgreSQL use pg_dump (exit status 4).
     Backup(backup::BackupArgs),
+    /// Reads an institution's audit log.
+    #[command(subcommand)]
+    Audit(AuditOps),
+}
+
+/// `audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditOps {
+    /// Writes an institution's audit events, oldest first, to standard output as JSON lines
+    /// or CSV (with a header). --since is inclusive, --until exclusive.
+    Export(audit::ExportArgs),
+}
+
+/// The `tenant ...` commands of this module.
+#[derive(Debug, Subcommand)]
+pub enum TenantOps {
+    /// Sets how long an institution's audit events are kept (--days N, 0 = forever), or
+    /// makes it follow the server's --audit-retention-days again (--server-default).
+    AuditRetention(audit::RetentionArgs),
+}
+
+/// The `serve` options of this module's background tasks.
+#[derive(Debug, Args)]
+pub struct ServeOps {
+    /// Delete audit events older than this many days, in the background (0 = keep forever);
+    /// an institution's own setting (`tenant audit-retention`) comes first.
+    #[arg(long, env = "CLOUD_OTP_AUDIT_RETENTION_DAYS", default_value_t = 0)]
+    audit_retention_days: u32,
+}
+
+impl ServeOps {
+    /// Starts the background tasks on the server's database and clock.
+    pub fn spawn(&self, storage: &Storage, clock: std::sync::Arc<dyn crate::clock::Clock>) {
+        let retention = crate::retention::Retention::new(self.audit_retention_days);
+        tokio::spawn(crate::retention::run(storage.clone(), clock, retention));
+    }
 }
 
 /// Where a command finds the institution and the database.
@@ -101,6 +140,14 @@ pub async fn run_user(command: UserOps, data_dir: &Path) -> Result<(), OpsError>
 pub async fn run_top(command: TopOps, data_dir: &Path) -> Result<(), OpsError> {
     match command {
         TopOps::Backup(args) => backup::run(args, data_dir).await,
+        TopOps::Audit(AuditOps::Export(args)) => audit::export(args, data_dir).await,
+    }
+}
+
+/// Runs a `tenant ...` command of this module.
+pub async fn run_tenant(command: TenantOps, data_dir: &Path) -> Result<(), OpsError> {
+    match command {
+        TenantOps::AuditRetention(args) => audit::retention(args, data_dir).await,
     }
 }
 
