@@ -29,6 +29,8 @@ pub enum AuditEvent {
     ActivationFailed,
     /// The institution redeemed a pass.
     PassRedeemed,
+    /// The institution erased a trainee; the event itself names no user.
+    UserErased,
 }
 
 impl AuditEvent {
@@ -47,6 +49,7 @@ impl AuditEvent {
             AuditEvent::ActivationIssued => "activation_issued",
             AuditEvent::ActivationFailed => "activation_failed",
             AuditEvent::PassRedeemed => "pass_redeemed",
+            AuditEvent::UserErased => "user_erased",
         }
     }
 }
@@ -82,6 +85,8 @@ pub enum AuditOutcome {
     Revoked,
     /// The device was retired on its own.
     Removed,
+    /// Every record of the trainee was deleted.
+    Erased,
 }
 
 impl AuditOutcome {
@@ -102,6 +107,7 @@ impl AuditOutcome {
             AuditOutcome::Unlocked => "unlocked",
             AuditOutcome::Revoked => "revoked",
             AuditOutcome::Removed => "removed",
+            AuditOutcome::Erased => "erased",
         }
     }
 }

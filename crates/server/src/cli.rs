@@ -1,5 +1,6 @@
 //! The `cloud-otp` operator command: `serve`, `tenant create|update|rotate-api-key|list`,
-//! `user show|unlock`, `rotate-master-key`.
+//! `user show|unlock`, `rotate-master-key`; the operations commands (`user erase`, `backup`,
+//! `audit export`, `tenant audit-retention`) are in `ops_cli`.
 //! Results go to standard output (an API key alone on the last line), logs to standard error.
 
 use std::io::Write;
@@ -62,6 +63,9 @@ enum Command {
         #[command(flatten)]
         db: Database,
     },
+    /// The operations commands (crate::ops_cli).
+    #[command(flatten)]
+    Ops(crate::ops_cli::TopOps),
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +119,9 @@ struct ServeArgs {
     #[arg(long, env = "CLOUD_OTP_SHUTDOWN_TIMEOUT", default_value_t = crate::SHUTDOWN_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     shutdown_timeout: u64,
+    /// The options of the operations tasks (crate::ops_cli).
+    #[command(flatten)]
+    ops: crate::ops_cli::ServeOps,
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +175,9 @@ enum TenantCommand {
         #[command(flatten)]
         db: Database,
     },
+    /// The operations commands (crate::ops_cli).
+    #[command(flatten)]
+    Ops(crate::ops_cli::TenantOps),
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +205,9 @@ enum UserCommand {
         #[command(flatten)]
         db: Database,
     },
+    /// The operations commands (crate::ops_cli).
+    #[command(flatten)]
+    Ops(crate::ops_cli::UserOps),
 }
 
 /// A failure of a command, printed as `error: ...`.
@@ -209,6 +222,8 @@ enum CliError {
     Demo(#[from] demo::DemoError),
     #[error(transparent)]
     Rotate(#[from] crate::rotate::RotateError),
+    #[error(transparent)]
+    Ops(#[from] crate::ops_cli::OpsError),
     #[error("{0}")]
     Input(String),
     #[error("{0}: {1}")]
@@ -238,7 +253,10 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            match e {
+                CliError::Ops(e) => e.exit_code(),
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -387,6 +405,13 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             say(&[view.to_string()])
         }
         Command::RotateMasterKey { db } => rotate(&db).await,
+        Command::Ops(command) => Ok(crate::ops_cli::run_top(command, &data_dir()).await?),
+        Command::Tenant(TenantCommand::Ops(command)) => {
+            Ok(crate::ops_cli::run_tenant(command, &data_dir()).await?)
+        }
+        Command::User(UserCommand::Ops(command)) => {
+            Ok(crate::ops_cli::run_user(command, &data_dir()).await?)
+        }
         Command::User(UserCommand::Unlock {
             customer_code,
             user_id,
@@ -609,6 +634,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::Io("cannot listen for metrics", e))?;
         tracing::info!(url = %format!("{}/metrics", public_url(addr)), "metrics");
     }
+
+    // Issue 18's background tasks (audit retention).
+    args.ops.spawn(&storage, Arc::new(SystemClock));
 
     // Installed before the URL is printed: from then on SIGHUP reloads the keys instead of
     // ending the process.

@@ -68,6 +68,10 @@ pub enum ApiError {
     /// 404 not_registered: the user has no registered device.
     #[error("this ID has no registered device")]
     NotRegistered,
+    /// 404 unknown_user: the server holds nothing of this user at this institution (an
+    /// erasure of a user never seen, or already erased).
+    #[error("nothing is stored for this ID at this institution")]
+    UnknownUser,
     /// 404 not_enrolled: activation for a login ID that has no activation code at this
     /// institution.
     #[error("this ID has no activation code at this institution; ask the institution for one")]
@@ -147,6 +151,7 @@ impl ApiError {
             UnknownCustomer => ("unknown_customer", StatusCode::NOT_FOUND),
             NotRegistered => ("not_registered", StatusCode::NOT_FOUND),
             NotEnrolled => ("not_enrolled", StatusCode::NOT_FOUND),
+            UnknownUser => ("unknown_user", StatusCode::NOT_FOUND),
             MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
             DeviceExists { .. } => ("device_exists", StatusCode::CONFLICT),
             UnapprovedDevice { .. } => ("unapproved_device", StatusCode::CONFLICT),

@@ -9,7 +9,9 @@
 //! token hashes), `data_dir` (the private data directory), `validate` (checked input), `clock`
 //! (injected time), `statics` (dist/), `demo` (the demo training site, cargo feature `demo`), `rotate` (master-key
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
-//! timeouts), `metrics` (Prometheus counters and histograms, a registry per server), `cli` (the `cloud-otp` binary).
+//! timeouts), `metrics` (Prometheus counters and histograms, a registry per server), `cli` (the
+//! `cloud-otp` binary) and `ops_cli` (its operations commands: erasure, backup, audit export),
+//! `retention` (old audit events deleted in the background).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,7 +40,9 @@ pub mod ids;
 pub mod keycache;
 pub mod listen;
 pub mod metrics;
+pub mod ops_cli;
 pub mod reload;
+pub mod retention;
 pub mod rotate;
 pub mod service;
 pub mod statics;
@@ -209,7 +213,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/sessions", post(api::open_session))
         .route("/v1/siteverify", post(api::siteverify))
         .route("/v1/check", post(api::check))
-        .route("/v1/users/{user_id}", get(api::user))
+        .route("/v1/users/{user_id}", get(api::user).delete(api::erase_user))
         .route(
             "/v1/users/{user_id}/activation",
             post(api::issue_activation),

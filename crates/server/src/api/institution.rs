@@ -1,6 +1,6 @@
 //! The institution endpoints, authorized by its API key: sessions, pass redemption, codes
 //! checked in its own field, activation codes, authenticator apps, its view of a user,
-//! unlock, device removal and the audit log.
+//! unlock, device removal, erasure and the audit log.
 
 use axum::Json;
 use axum::extract::State;
@@ -162,6 +162,17 @@ pub async fn remove_device(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /v1/users/{user_id}`: erases every record of the user (docs/api.md).
+pub async fn erase_user(
+    State(state): State<AppState>,
+    Institution(tenant): Institution,
+    UserPath(user): UserPath,
+) -> ApiResult<StatusCode> {
+    let now = state.now();
+    state.services().erase_user(&tenant, &user, now).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `GET /v1/audit`: the institution's audit events, oldest first.
 pub async fn audit(
     State(state): State<AppState>,
@@ -175,7 +186,8 @@ pub async fn audit(
         .map(|e| {
             json!({
                 "at": rfc3339(e.at_ms),
-                "user_id": e.user_id,
+                // An erasure's own event names no user (stored as the empty ID).
+                "user_id": Some(e.user_id).filter(|u| !u.is_empty()),
                 "event": e.event,
                 "outcome": e.outcome,
                 "device_label": e.device_label,

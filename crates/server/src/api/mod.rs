@@ -13,8 +13,8 @@ mod requests;
 pub use browser::{customer, register_device, status, time, verify};
 pub use health::{NotReady, READY_TIMEOUT, healthz, readyz};
 pub use institution::{
-    audit, authenticator, check, issue_activation, open_session, remove_device, siteverify, unlock,
-    user,
+    audit, authenticator, check, erase_user, issue_activation, open_session, remove_device,
+    siteverify, unlock, user,
 };
 pub use openapi::{OPENAPI_JSON, openapi};
 pub use requests::{

@@ -23,6 +23,7 @@ impl From<Refusal> for ApiError {
             Refusal::ServiceClosed => ApiError::ServiceClosed,
             Refusal::UnknownCustomer => ApiError::UnknownCustomer,
             Refusal::NotRegistered => ApiError::NotRegistered,
+            Refusal::UnknownUser => ApiError::UnknownUser,
             Refusal::NotEnrolled => ApiError::NotEnrolled,
             Refusal::UnapprovedDevice(d) => ApiError::UnapprovedDevice {
                 device: device_view(&d),

@@ -1,5 +1,5 @@
 //! Administration by the institution: its view of a user, lifting a suspension (docs/product.md
-//! rule 4), retiring a device, and reading its audit log.
+//! rule 4), retiring a device, erasing a trainee, and reading its audit log.
 
 use super::{Refusal, ServiceResult, Services, UserStatus};
 use crate::storage::{AuditLine, DeviceRecord, Tenant};
@@ -75,6 +75,21 @@ impl Services<'_> {
             Ok(())
         } else {
             Err(Refusal::NotRegistered)
+        }
+    }
+
+    /// Erases every record of the user at the institution, in one transaction, leaving one
+    /// `user_erased` audit event that names no user; the ID may enrol again later as a new
+    /// user. [`Refusal::UnknownUser`] when nothing was stored (never seen, or erased before).
+    pub async fn erase_user(&self, tenant: &Tenant, user: &UserId, now: i64) -> ServiceResult<()> {
+        let erased = self
+            .storage
+            .erase_user(&tenant.id, user.as_str(), now)
+            .await?;
+        if erased.found() {
+            Ok(())
+        } else {
+            Err(Refusal::UnknownUser)
         }
     }
 

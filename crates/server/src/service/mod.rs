@@ -54,6 +54,9 @@ pub enum Refusal {
     /// The user has no registered device.
     #[error("not registered")]
     NotRegistered,
+    /// Nothing is stored of the user at the institution (an erasure found nothing).
+    #[error("unknown user")]
+    UnknownUser,
     /// The user has no activation code at the institution.
     #[error("not enrolled")]
     NotEnrolled,

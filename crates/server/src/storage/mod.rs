@@ -4,10 +4,12 @@
 //!
 //! Every SQL statement of the server lives in this folder, one file per table family:
 //! `tenants` (tenants and origins), `sessions` (sessions and passes), `users` (users and
-//! devices, and the verification write), `activations`, `audit`, `keys` (the key check and the
+//! devices, and the verification write), `activations`, `audit`, `erasure` (erasing a
+//! trainee), `retention` (audit retention and export), `keys` (the key check and the
 //! re-encryption of secrets); `records` holds the row types, `sqlite` the SQLite-specific
-//! setup (pragmas, file modes, the WAL checkpointer), `group` and `batch` the group read and
-//! group commit of verifications on SQLite. This file opens and migrates the database.
+//! setup (pragmas, file modes, the WAL checkpointer), `backup` its online copy (`VACUUM
+//! INTO`), `group` and `batch` the group read and group commit of verifications on SQLite.
+//! This file opens and migrates the database.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -21,21 +23,27 @@ use sqlx::{Database, Transaction};
 
 mod activations;
 mod audit;
+mod backup;
 pub mod batch;
+mod erasure;
 mod group;
 mod keys;
 mod records;
+mod retention;
 mod sessions;
 mod sqlite;
 mod tenants;
 mod users;
 
 pub use crate::data_dir::create_private_dir;
+pub use backup::BackupError;
+pub use erasure::Erased;
 pub use records::{
     ActivationRecord, AuditEntry, AuditLine, Committed, DeviceRecord, NewDevice, NewPass,
     NewTenant, PassRecord, Registered, Registration, SessionRecord, Tenant, UserRecord,
     VerifyCommit,
 };
+pub use retention::AuditPage;
 
 /// The name of the SQLite file in the data directory.
 pub const SQLITE_FILE: &str = "cloud-otp.db";
@@ -146,6 +154,13 @@ impl MigrationSource<'static> for Migrations {
                     Cow::Borrowed("tenant policy"),
                     MigrationType::Simple,
                     Cow::Borrowed(include_str!("../../migrations/0002_tenant_policy.sql")),
+                    false,
+                ),
+                Migration::new(
+                    3,
+                    Cow::Borrowed("audit retention"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!("../../migrations/0003_audit_retention.sql")),
                     false,
                 ),
             ])

@@ -1,0 +1,184 @@
+//! The operations commands of the `cloud-otp` binary (issue 18), apart from `cli.rs` so that
+//! its command tree stays small: `user erase` (`erase`), `backup` (`backup`), `audit export`
+//! and `tenant audit-retention` (`audit`), and the `serve` options of the background tasks
+//! (audit retention). `cli.rs`
+//! flattens these commands into its own and passes the data directory; this module uses
+//! nothing of `cli.rs`.
+
+mod audit;
+mod backup;
+mod erase;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::storage::{Storage, StorageError, Tenant};
+use crate::validate::{CustomerCode, Invalid};
+
+/// The `user ...` commands of this module.
+#[derive(Debug, Subcommand)]
+pub enum UserOps {
+    /// Erases every record of a trainee at an institution (device, verification state,
+    /// sessions, passes, activation code, audit events) in one transaction; one
+    /// `user_erased` audit event without the ID remains. The ID may enrol again as new.
+    Erase(erase::EraseArgs),
+}
+
+/// The top-level commands of this module.
+#[derive(Debug, Subcommand)]
+pub enum TopOps {
+    /// Copies the SQLite database to a new FILE (mode 0600) while servers keep serving: a
+    /// consistent snapshot. On PostgreSQL use pg_dump (exit status 4).
+    Backup(backup::BackupArgs),
+    /// Reads an institution's audit log.
+    #[command(subcommand)]
+    Audit(AuditOps),
+}
+
+/// `audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditOps {
+    /// Writes an institution's audit events, oldest first, to standard output as JSON lines
+    /// or CSV (with a header). --since is inclusive, --until exclusive.
+    Export(audit::ExportArgs),
+}
+
+/// The `tenant ...` commands of this module.
+#[derive(Debug, Subcommand)]
+pub enum TenantOps {
+    /// Sets how long an institution's audit events are kept (--days N, 0 = forever), or
+    /// makes it follow the server's --audit-retention-days again (--server-default).
+    AuditRetention(audit::RetentionArgs),
+}
+
+/// The `serve` options of this module's background tasks.
+#[derive(Debug, Args)]
+pub struct ServeOps {
+    /// Delete audit events older than this many days, in the background (0 = keep forever);
+    /// an institution's own setting (`tenant audit-retention`) comes first.
+    #[arg(long, env = "CLOUD_OTP_AUDIT_RETENTION_DAYS", default_value_t = 0)]
+    audit_retention_days: u32,
+}
+
+impl ServeOps {
+    /// Starts the background tasks on the server's database and clock.
+    pub fn spawn(&self, storage: &Storage, clock: std::sync::Arc<dyn crate::clock::Clock>) {
+        let retention = crate::retention::Retention::new(self.audit_retention_days);
+        tokio::spawn(crate::retention::run(storage.clone(), clock, retention));
+    }
+}
+
+/// Where a command finds the institution and the database.
+#[derive(Debug, Args)]
+struct Target {
+    /// The institution's customer code.
+    #[arg(long, visible_alias = "tenant")]
+    customer_code: String,
+    #[command(flatten)]
+    db: DbArg,
+}
+
+/// The database option, as the other commands read it.
+#[derive(Debug, Args)]
+struct DbArg {
+    /// Database URL (sqlite:PATH or postgres://...); default: the SQLite file in
+    /// CLOUD_OTP_DATA_DIR (./data).
+    #[arg(long, env = "CLOUD_OTP_DATABASE")]
+    database: Option<String>,
+}
+
+/// A failure of one of these commands, printed as `error: ...`.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// The database failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A wrong argument.
+    #[error("{0}")]
+    Input(String),
+    /// Nothing to do for this target: a stable exit status of its own.
+    #[error("{0}")]
+    NotFound(String),
+    /// The command does not apply to this database (backup on PostgreSQL).
+    #[error("{0}")]
+    Unsupported(String),
+    /// Writing a file or the output failed.
+    #[error("{0}: {1}")]
+    Io(&'static str, std::io::Error),
+}
+
+impl From<Invalid> for OpsError {
+    fn from(e: Invalid) -> Self {
+        OpsError::Input(e.0.to_owned())
+    }
+}
+
+impl OpsError {
+    /// The exit status: 1 for most failures; 2 is clap's (a wrong command line); 3 when the
+    /// target does not exist (`user erase` of a user with no records); 4 when the command
+    /// does not apply to the database (`backup` on PostgreSQL).
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            OpsError::NotFound(_) => ExitCode::from(3),
+            OpsError::Unsupported(_) => ExitCode::from(4),
+            _ => ExitCode::FAILURE,
+        }
+    }
+}
+
+/// Runs a `user ...` command of this module.
+pub async fn run_user(command: UserOps, data_dir: &Path) -> Result<(), OpsError> {
+    match command {
+        UserOps::Erase(args) => erase::run(args, data_dir).await,
+    }
+}
+
+/// Runs a top-level command of this module.
+pub async fn run_top(command: TopOps, data_dir: &Path) -> Result<(), OpsError> {
+    match command {
+        TopOps::Backup(args) => backup::run(args, data_dir).await,
+        TopOps::Audit(AuditOps::Export(args)) => audit::export(args, data_dir).await,
+    }
+}
+
+/// Runs a `tenant ...` command of this module.
+pub async fn run_tenant(command: TenantOps, data_dir: &Path) -> Result<(), OpsError> {
+    match command {
+        TenantOps::AuditRetention(args) => audit::retention(args, data_dir).await,
+    }
+}
+
+/// Writes lines to standard output and flushes.
+fn say(lines: &[String]) -> Result<(), OpsError> {
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        writeln!(out, "{line}").map_err(|e| OpsError::Io("stdout", e))?;
+    }
+    out.flush().map_err(|e| OpsError::Io("stdout", e))
+}
+
+async fn open(db: &DbArg, data_dir: &Path) -> Result<Storage, OpsError> {
+    Ok(Storage::open(db.database.as_deref(), data_dir).await?)
+}
+
+/// The database and the institution of `target`.
+async fn tenant(target: &Target, data_dir: &Path) -> Result<(Storage, Tenant), OpsError> {
+    let code = CustomerCode::parse(&target.customer_code)?;
+    let storage = open(&target.db, data_dir).await?;
+    match storage.tenant_by_customer_code(code.as_str()).await {
+        Ok(Some(t)) => Ok((storage, t)),
+        Ok(None) => {
+            storage.close().await;
+            Err(OpsError::Input(format!(
+                "no institution has customer code {code}"
+            )))
+        }
+        Err(e) => {
+            storage.close().await;
+            Err(e.into())
+        }
+    }
+}
