@@ -213,7 +213,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/sessions", post(api::open_session))
         .route("/v1/siteverify", post(api::siteverify))
         .route("/v1/check", post(api::check))
-        .route("/v1/users/{user_id}", get(api::user).delete(api::erase_user))
+        .route(
+            "/v1/users/{user_id}",
+            get(api::user).delete(api::erase_user),
+        )
         .route(
             "/v1/users/{user_id}/activation",
             post(api::issue_activation),
