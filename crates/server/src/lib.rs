@@ -10,7 +10,7 @@
 //! (injected time), `statics` (dist/), `demo` (the demo training site, cargo feature `demo`), `rotate` (master-key
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
 //! timeouts), `metrics` (Prometheus counters and histograms, a registry per server), `cli` (the
-//! `cloud-otp` binary) and `ops_cli` (its operations commands: erasure, backup, audit export),
+//! `cloud-otp` binary: `cli/serve.rs` starts the server, `cli/ops/` holds erasure, backup and audit export),
 //! `retention` (old audit events deleted in the background).
 
 use std::path::PathBuf;
@@ -40,7 +40,6 @@ pub mod ids;
 pub mod keycache;
 pub mod listen;
 pub mod metrics;
-pub mod ops_cli;
 pub mod reload;
 pub mod retention;
 pub mod rotate;

@@ -1,15 +1,12 @@
-//! The operations commands of the `cloud-otp` binary (issue 18), apart from `cli.rs` so that
-//! its command tree stays small: `user erase` (`erase`), `backup` (`backup`), `audit export`
-//! and `tenant audit-retention` (`audit`), and the `serve` options of the background tasks
-//! (audit retention). `cli.rs`
-//! flattens these commands into its own and passes the data directory; this module uses
-//! nothing of `cli.rs`.
+//! The operations commands of the `cloud-otp` binary: `user erase` (`erase`), `backup`
+//! (`backup`), `audit export` and `tenant audit-retention` (`audit`), and the `serve` options
+//! of the background tasks (audit retention). `cli/mod.rs` flattens these commands into its
+//! own and passes the data directory; their errors (`OpsError`) carry their own exit statuses.
 
 mod audit;
 mod backup;
 mod erase;
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -153,11 +150,7 @@ pub async fn run_tenant(command: TenantOps, data_dir: &Path) -> Result<(), OpsEr
 
 /// Writes lines to standard output and flushes.
 fn say(lines: &[String]) -> Result<(), OpsError> {
-    let mut out = std::io::stdout().lock();
-    for line in lines {
-        writeln!(out, "{line}").map_err(|e| OpsError::Io("stdout", e))?;
-    }
-    out.flush().map_err(|e| OpsError::Io("stdout", e))
+    super::write_lines(lines).map_err(|e| OpsError::Io("stdout", e))
 }
 
 async fn open(db: &DbArg, data_dir: &Path) -> Result<Storage, OpsError> {

@@ -1,14 +1,11 @@
 //! The `cloud-otp` operator command: `serve`, `tenant create|update|rotate-api-key|list`,
 //! `user show|unlock`, `rotate-master-key`; the operations commands (`user erase`, `backup`,
-//! `audit export`, `tenant audit-retention`) are in `ops_cli`.
+//! `audit export`, `tenant audit-retention`) are in `ops/`, and `serve` in `serve.rs`.
 //! Results go to standard output (an API key alone on the last line), logs to standard error.
 
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
@@ -19,12 +16,13 @@ use crate::crypto::{
 };
 #[cfg(feature = "demo")]
 use crate::demo;
-use crate::http::HostPolicy;
-use crate::listen::Limits;
 use crate::reload::{key_envs, primary_key_env};
 use crate::storage::{Storage, Tenant};
 use crate::validate::{CustomerCode, Origin, PinDigits, TenantName, UserId};
-use crate::{AppState, Config, app};
+use serve::ServeArgs;
+
+mod ops;
+mod serve;
 
 /// The data directory's environment variable; `./data` when unset.
 pub const DATA_DIR_ENV: &str = "CLOUD_OTP_DATA_DIR";
@@ -63,9 +61,9 @@ enum Command {
         #[command(flatten)]
         db: Database,
     },
-    /// The operations commands (crate::ops_cli).
+    /// The operations commands (cli/ops/).
     #[command(flatten)]
-    Ops(crate::ops_cli::TopOps),
+    Ops(ops::TopOps),
 }
 
 #[derive(Debug, Args)]
@@ -74,54 +72,6 @@ struct Database {
     /// CLOUD_OTP_DATA_DIR (./data).
     #[arg(long, env = "CLOUD_OTP_DATABASE")]
     database: Option<String>,
-}
-
-#[derive(Debug, Args)]
-struct ServeArgs {
-    #[command(flatten)]
-    db: Database,
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: String,
-    /// Also create a demo institution and serve a demo training site at /demo/. Refused on
-    /// an address other than loopback unless --demo-on-public-address is given too. Needs a
-    /// server built with the cargo feature `demo`.
-    #[arg(long)]
-    demo: bool,
-    /// Allow --demo on an address others can reach: whoever reaches the demo gets sessions
-    /// for any trainee and authenticator secrets of the demo institution.
-    #[arg(long, requires = "demo")]
-    demo_on_public_address: bool,
-    /// Directory of the built web app.
-    #[arg(long, default_value = "dist")]
-    dist: PathBuf,
-    /// Also serve Prometheus metrics at GET /metrics on this address (e.g. 127.0.0.1:9464),
-    /// apart from the API; off by default. Anyone who reaches it reads the counters.
-    #[arg(long, env = "CLOUD_OTP_METRICS_LISTEN")]
-    metrics_listen: Option<String>,
-    /// Requests per minute per client address on the public endpoints (0 = unlimited).
-    #[arg(long, env = "CLOUD_OTP_RATE_LIMIT", default_value_t = 300)]
-    rate_limit: u32,
-    /// Activation-code attempts per hour per client address (0 = unlimited).
-    #[arg(long, env = "CLOUD_OTP_ACTIVATION_RATE_LIMIT", default_value_t = 30)]
-    activation_rate_limit: u32,
-    /// Take client addresses from X-Forwarded-For, and the scheme from X-Forwarded-Proto
-    /// (only behind a trusted reverse proxy).
-    #[arg(long)]
-    trust_forwarded_for: bool,
-    /// Seconds a client may take to send a request's headers, and between pieces of its
-    /// body; a slower client is disconnected (headers) or answered 408 (body).
-    #[arg(long, env = "CLOUD_OTP_CLIENT_TIMEOUT", default_value_t = crate::CLIENT_TIMEOUT.as_secs(),
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
-    client_timeout: u64,
-    /// Seconds SIGINT or SIGTERM wait for requests in flight before the server closes the
-    /// connections still open and exits.
-    #[arg(long, env = "CLOUD_OTP_SHUTDOWN_TIMEOUT", default_value_t = crate::SHUTDOWN_TIMEOUT.as_secs(),
-          value_parser = clap::value_parser!(u64).range(0..=3600))]
-    shutdown_timeout: u64,
-    /// The options of the operations tasks (crate::ops_cli).
-    #[command(flatten)]
-    ops: crate::ops_cli::ServeOps,
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,9 +125,9 @@ enum TenantCommand {
         #[command(flatten)]
         db: Database,
     },
-    /// The operations commands (crate::ops_cli).
+    /// The operations commands (cli/ops/).
     #[command(flatten)]
-    Ops(crate::ops_cli::TenantOps),
+    Ops(ops::TenantOps),
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,9 +155,9 @@ enum UserCommand {
         #[command(flatten)]
         db: Database,
     },
-    /// The operations commands (crate::ops_cli).
+    /// The operations commands (cli/ops/).
     #[command(flatten)]
-    Ops(crate::ops_cli::UserOps),
+    Ops(ops::UserOps),
 }
 
 /// A failure of a command, printed as `error: ...`.
@@ -223,7 +173,7 @@ enum CliError {
     #[error(transparent)]
     Rotate(#[from] crate::rotate::RotateError),
     #[error(transparent)]
-    Ops(#[from] crate::ops_cli::OpsError),
+    Ops(#[from] ops::OpsError),
     #[error("{0}")]
     Input(String),
     #[error("{0}: {1}")]
@@ -267,11 +217,16 @@ fn data_dir() -> PathBuf {
 
 /// Writes lines to standard output and flushes, so a script reading it sees them at once.
 fn say(lines: &[String]) -> Result<(), CliError> {
+    write_lines(lines).map_err(|e| CliError::Io("stdout", e))
+}
+
+/// Standard output for every command here (`ops/` maps the error to its own).
+fn write_lines(lines: &[String]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     for line in lines {
-        writeln!(out, "{line}").map_err(|e| CliError::Io("stdout", e))?;
+        writeln!(out, "{line}")?;
     }
-    out.flush().map_err(|e| CliError::Io("stdout", e))
+    out.flush()
 }
 
 async fn open(db: &Database) -> Result<Storage, CliError> {
@@ -280,7 +235,7 @@ async fn open(db: &Database) -> Result<Storage, CliError> {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve::serve(args).await,
         Command::Tenant(TenantCommand::Create {
             name,
             customer_code,
@@ -405,13 +360,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             say(&[view.to_string()])
         }
         Command::RotateMasterKey { db } => rotate(&db).await,
-        Command::Ops(command) => Ok(crate::ops_cli::run_top(command, &data_dir()).await?),
+        Command::Ops(command) => Ok(ops::run_top(command, &data_dir()).await?),
         Command::Tenant(TenantCommand::Ops(command)) => {
-            Ok(crate::ops_cli::run_tenant(command, &data_dir()).await?)
+            Ok(ops::run_tenant(command, &data_dir()).await?)
         }
-        Command::User(UserCommand::Ops(command)) => {
-            Ok(crate::ops_cli::run_user(command, &data_dir()).await?)
-        }
+        Command::User(UserCommand::Ops(command)) => Ok(ops::run_user(command, &data_dir()).await?),
         Command::User(UserCommand::Unlock {
             customer_code,
             user_id,
@@ -521,158 +474,4 @@ async fn find_user(
     let storage = open(db).await?;
     let tenant = tenant_by_code(&storage, &code).await?;
     Ok((storage, tenant.id, user))
-}
-
-/// The URL people and the demo use to reach a listening address: an unspecified address
-/// (0.0.0.0, ::) is reached through loopback.
-fn public_url(addr: SocketAddr) -> String {
-    let ip = match addr.ip() {
-        ip if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        ip => ip,
-    };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
-}
-
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    init_logs();
-    if args.demo && !cfg!(feature = "demo") {
-        return Err(CliError::Input(
-            "--demo needs a server built with the cargo feature `demo` \
-             (cargo build --release --features demo); this one was built without it"
-                .into(),
-        ));
-    }
-    let data_dir = data_dir();
-    let storage = open(&args.db).await?;
-    let keys = key_ring(&data_dir, true)?;
-    crate::rotate::ensure_key_ring(&storage, &keys.crypto).await?;
-    tracing::info!(
-        primary = %keys.primary,
-        extra = %keys.extra,
-        "master keys loaded ({} keys, current key id {})",
-        keys.crypto.key_count(),
-        keys.crypto.key_id()
-    );
-
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|e| CliError::Io("cannot listen", e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| CliError::Io("cannot listen", e))?;
-    if args.demo && !addr.ip().is_loopback() && !args.demo_on_public_address {
-        return Err(CliError::Input(format!(
-            "--demo hands the demo institution's powers (sessions for any trainee, \
-             authenticator secrets) to anyone who reaches {addr}: listen on a loopback address \
-             (--listen 127.0.0.1:PORT), or add --demo-on-public-address if that is intended"
-        )));
-    }
-    let base_url = public_url(addr);
-    let config = Config {
-        rate_limit_per_minute: args.rate_limit,
-        activation_limit_per_hour: args.activation_rate_limit,
-        trust_forwarded_for: args.trust_forwarded_for,
-        dist_dir: args.dist.clone(),
-        client_timeout: Duration::from_secs(args.client_timeout),
-        shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
-        ..Config::default()
-    };
-    // A server on loopback is reached from this machine only, unless a proxy forwards to it
-    // (--trust-forwarded-for): then other names in Host are DNS rebinding.
-    let hosts = if addr.ip().is_loopback() && !args.trust_forwarded_for {
-        HostPolicy::Loopback
-    } else {
-        HostPolicy::Any
-    };
-    let limits = Limits {
-        header_timeout: config.client_timeout,
-        shutdown_timeout: config.shutdown_timeout,
-        hosts,
-    };
-    #[cfg_attr(not(feature = "demo"), expect(unused_mut))]
-    let mut state = AppState::new(storage.clone(), keys.crypto, Arc::new(SystemClock), config);
-    #[cfg_attr(not(feature = "demo"), expect(unused_mut))]
-    let mut url = format!("{base_url}/");
-    #[cfg(feature = "demo")]
-    if args.demo {
-        let now = db_ms(SystemClock.now_ms());
-        let key = demo::ensure_tenant(&storage, &data_dir, &base_url, now).await?;
-        state = state.with_demo(demo::Demo::new(key, base_url.clone()));
-        url = format!("{base_url}/demo/");
-    }
-    if !args.dist.join("index.html").is_file() {
-        tracing::warn!(dist = %args.dist.display(), "web app not built: no index.html in dist directory");
-    }
-
-    // Expired sessions and passes are useless; delete them a day after expiry.
-    let purge = storage.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
-        loop {
-            tick.tick().await;
-            let before = db_ms(SystemClock.now_ms()) - 24 * 60 * 60 * 1000;
-            if let Err(e) = purge.purge_expired(before).await {
-                tracing::warn!(error = %e, "purging expired sessions failed");
-            }
-        }
-    });
-
-    if let Some(address) = &args.metrics_listen {
-        let addr = crate::listen::spawn_metrics(address, state.metrics(), limits)
-            .await
-            .map_err(|e| CliError::Io("cannot listen for metrics", e))?;
-        tracing::info!(url = %format!("{}/metrics", public_url(addr)), "metrics");
-    }
-
-    // Issue 18's background tasks (audit retention).
-    args.ops.spawn(&storage, Arc::new(SystemClock));
-
-    // Installed before the URL is printed: from then on SIGHUP reloads the keys instead of
-    // ending the process.
-    crate::reload::reload_on_sighup(storage.clone(), state.crypto.clone(), data_dir.clone())
-        .map_err(|e| CliError::Io("cannot handle SIGHUP", e))?;
-    let shutdown = shutdown_signal()?;
-    say(&[url.clone()])?;
-    tracing::info!(%url, database = if matches!(storage, Storage::Sqlite(_)) { "sqlite" } else { "postgres" }, "listening");
-    crate::listen::serve(listener, app(state), limits, shutdown).await;
-    storage.close().await;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// A future that resolves on SIGINT or SIGTERM; the server then stops accepting connections
-/// and finishes the requests in flight, waiting for them at most `--shutdown-timeout` seconds.
-/// The handlers are installed here, before the URL is printed: installed when the future is
-/// first polled, a signal sent just after the URL appeared ended the process at once.
-fn shutdown_signal() -> Result<impl Future<Output = ()>, CliError> {
-    #[cfg(unix)]
-    let (mut interrupt, mut terminate) = {
-        use tokio::signal::unix::{SignalKind, signal};
-        let install = |kind| signal(kind).map_err(|e| CliError::Io("cannot handle signals", e));
-        (
-            install(SignalKind::interrupt())?,
-            install(SignalKind::terminate())?,
-        )
-    };
-    Ok(async move {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = interrupt.recv() => {},
-            _ = terminate.recv() => {},
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down: finishing requests in flight");
-    })
 }
