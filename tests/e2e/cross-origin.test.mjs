@@ -77,5 +77,8 @@ it('works embedded on another origin under a strict CSP', async () => {
   const verified = await institution('/v1/siteverify', { pass: await page.evaluate(() => window.__pass) });
   assert.equal(verified.success, true);
   assert.equal(verified.user_id, user);
+  // The engine sent the page's origin with the code, and siteverify names it.
+  assert.equal(verified.origin, siteOrigin);
+  assert.equal(verified.test, false);
   await context.close();
 });

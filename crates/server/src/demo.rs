@@ -181,7 +181,7 @@ pub async fn ensure_tenant(
             return Ok(key);
         }
     }
-    let key = rotate_api_key(storage, &tenant.id).await?;
+    let key = rotate_api_key(storage, &tenant).await?;
     save(&key)?;
     Ok(key)
 }

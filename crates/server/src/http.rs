@@ -355,14 +355,14 @@ pub async fn check_origin(
     state: &AppState,
     headers: &HeaderMap,
     tenant_id: &str,
-) -> Result<(), ApiError> {
+) -> Result<Option<String>, ApiError> {
     let Some(origin) = origin_of(headers) else {
-        return Ok(());
+        return Ok(None);
     };
     if same_origin(headers, &origin, state.config.trust_forwarded_for)
         || state.storage.tenant_has_origin(tenant_id, &origin).await?
     {
-        Ok(())
+        Ok(Some(origin))
     } else {
         Err(ApiError::OriginNotAllowed)
     }

@@ -11,7 +11,8 @@
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
 //! timeouts), `metrics` (Prometheus counters and histograms, a registry per server), `cli` (the
 //! `cloud-otp` binary: `cli/serve.rs` starts the server, `cli/ops/` holds erasure, backup and audit export),
-//! `retention` (old audit events deleted in the background).
+//! `retention` (old audit events deleted in the background), `test_mode` (what test
+//! institutions answer).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub mod rotate;
 pub mod service;
 pub mod statics;
 pub mod storage;
+pub mod test_mode;
 pub mod validate;
 
 use clock::Clock;

@@ -370,6 +370,36 @@ impl Token {
 }
 
 text_type!(
+    /// The idempotency key of a siteverify: 1 to 64 characters of `A-Z a-z 0-9 - _ . :`, a
+    /// UUID for example, chosen by the institution's backend and sent again on a retry.
+    IdempotencyKey
+);
+
+impl IdempotencyKey {
+    /// Checks the shape of an idempotency key.
+    ///
+    /// ```
+    /// use cloud_otp_server::validate::IdempotencyKey;
+    /// assert!(IdempotencyKey::parse("4d6e1a2c-8f3b-4b7e-9a51-3c2d1e0f9a8b").is_ok());
+    /// assert!(IdempotencyKey::parse("").is_err());
+    /// assert!(IdempotencyKey::parse("a b").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, Invalid> {
+        let ok = (1..=64).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        if ok {
+            Ok(IdempotencyKey(text.to_owned()))
+        } else {
+            Err(Invalid(
+                "idempotency_key must be 1 to 64 characters of A-Z a-z 0-9 - _ . :",
+            ))
+        }
+    }
+}
+
+text_type!(
     /// An institution's display name (the authenticator app's issuer): 1 to 100 printable
     /// characters.
     TenantName

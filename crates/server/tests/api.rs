@@ -97,6 +97,8 @@ async fn full_flow(backend: Backend) {
             "purpose": "course_entry",
             "verified_at": rfc3339((T0_MS + 5_000) as i64),
             "device": { "kind": "browser", "label": "Chrome on Windows" },
+            "origin": null,
+            "test": false,
         })
     );
 

@@ -31,12 +31,15 @@ async fn tenant(
     pin: PinDigits,
 ) -> (Tenant, String) {
     let origins: Vec<Origin> = origins.iter().map(|o| Origin::parse(o).unwrap()).collect();
-    cloud_otp_server::admin::create_tenant_with_pin(
+    cloud_otp_server::admin::create_tenant_with(
         &app.storage,
         &TenantName::parse(name).unwrap(),
         &CustomerCode::parse(code).unwrap(),
         &origins,
-        pin,
+        cloud_otp_server::admin::TenantOptions {
+            pin_digits: pin,
+            test_mode: None,
+        },
         0,
     )
     .await

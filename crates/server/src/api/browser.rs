@@ -144,8 +144,10 @@ pub async fn verify(
     let now = state.now();
     let services = state.services();
     let open = services.usable_session(&input.session, now).await?;
-    check_origin(&state, &headers, &open.session.tenant_id).await?;
-    let pass = services.verify_in_widget(&open, &input, now).await?;
+    let origin = check_origin(&state, &headers, &open.session.tenant_id).await?;
+    let pass = services
+        .verify_in_widget(&open, &input, origin.as_deref(), now)
+        .await?;
     Ok(Json(
         json!({ "pass": pass.token, "expires_at": rfc3339(pass.expires_ms) }),
     ))

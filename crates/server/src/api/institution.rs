@@ -44,11 +44,11 @@ pub async fn siteverify(
     Institution(tenant): Institution,
     ApiJson(req): ApiJson<SiteverifyRequest>,
 ) -> ApiResult<Json<Value>> {
-    let pass = req.parse();
+    let (pass, key) = req.parse()?;
     let now = state.now();
     let redeemed = state
         .services()
-        .redeem_pass(&tenant, pass.as_ref(), now)
+        .redeem_pass(&tenant, pass.as_ref(), key.as_ref(), now)
         .await?;
     let Some(p) = redeemed else {
         return Ok(Json(
@@ -61,6 +61,8 @@ pub async fn siteverify(
         "purpose": p.purpose,
         "verified_at": rfc3339(p.verified_ms),
         "device": { "kind": p.device_kind, "label": p.device_label },
+        "origin": p.origin,
+        "test": tenant.test_mode.is_some(),
     })))
 }
 

@@ -11,8 +11,8 @@ use crate::service::administration::AuditFilter;
 use crate::service::enrollment::{Authority, BrowserDevice, BrowserEnrollment};
 use crate::service::verification::WidgetCode;
 use crate::validate::{
-    ActivationCode, CustomerCode, DeviceId, Fingerprint, Label, OtpCode, Purpose, Token, UserId,
-    device_secret, key_proof,
+    ActivationCode, CustomerCode, DeviceId, Fingerprint, IdempotencyKey, Label, OtpCode, Purpose,
+    Token, UserId, device_secret, key_proof,
 };
 
 /// A session token as the browser sends it: a malformed one is an unusable session.
@@ -171,13 +171,20 @@ impl SessionRequest {
 #[serde(deny_unknown_fields)]
 pub struct SiteverifyRequest {
     pass: String,
+    #[serde(default)]
+    idempotency_key: Option<String>,
 }
 
 impl SiteverifyRequest {
-    /// The pass, if it has a pass's shape. An unusable pass is an answer (success false),
-    /// not an error.
-    pub fn parse(&self) -> Option<Token> {
-        Token::parse(&self.pass).ok()
+    /// The pass, if it has a pass's shape (an unusable pass is an answer, success false,
+    /// not an error), and the idempotency key, which must be well formed when given.
+    pub fn parse(&self) -> ApiResult<(Option<Token>, Option<IdempotencyKey>)> {
+        let key = self
+            .idempotency_key
+            .as_deref()
+            .map(IdempotencyKey::parse)
+            .transpose()?;
+        Ok((Token::parse(&self.pass).ok(), key))
     }
 }
 
@@ -332,10 +339,7 @@ pub fn parse_body(kind: RequestBody, bytes: &[u8]) -> ApiResult<()> {
             .map(drop),
         RequestBody::Verify => parse_json::<VerifyRequest>(bytes)?.parse().map(drop),
         RequestBody::Sessions => parse_json::<SessionRequest>(bytes)?.parse().map(drop),
-        RequestBody::Siteverify => {
-            parse_json::<SiteverifyRequest>(bytes)?.parse();
-            Ok(())
-        }
+        RequestBody::Siteverify => parse_json::<SiteverifyRequest>(bytes)?.parse().map(drop),
         RequestBody::Check => parse_json::<CheckRequest>(bytes)?.parse().map(drop),
         // These bodies are optional: an empty one is the default (`OptionalJson`).
         RequestBody::Activation if !bytes.is_empty() => {

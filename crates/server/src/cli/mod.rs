@@ -18,6 +18,7 @@ use crate::crypto::{
 use crate::demo;
 use crate::reload::{key_envs, primary_key_env};
 use crate::storage::{Storage, Tenant};
+use crate::test_mode::TestMode;
 use crate::validate::{CustomerCode, Origin, PinDigits, TenantName, UserId};
 use serve::ServeArgs;
 
@@ -90,6 +91,11 @@ enum TenantCommand {
         /// The PIN trainees add to their browser's key: off, 4 or 6 digits.
         #[arg(long, default_value = "off")]
         pin: String,
+        /// Make it a test institution for CI, whose verifications always pass, always fail
+        /// or always answer "suspended" whatever the code: always-pass, always-fail or
+        /// always-suspended. Its API key starts with cok_test_; no command changes it later.
+        #[arg(long, value_name = "MODE")]
+        test: Option<String>,
         #[command(flatten)]
         db: Database,
     },
@@ -241,6 +247,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             customer_code,
             origins,
             pin,
+            test,
             db,
         }) => {
             let name = TenantName::parse(&name)?;
@@ -249,13 +256,17 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .iter()
                 .map(|o| Origin::parse(o))
                 .collect::<Result<Vec<_>, _>>()?;
-            let pin = PinDigits::parse(&pin)?;
+            let options = crate::admin::TenantOptions {
+                pin_digits: PinDigits::parse(&pin)?,
+                test_mode: test.as_deref().map(TestMode::parse).transpose()?,
+            };
             let storage = open(&db).await?;
             let now = db_ms(SystemClock.now_ms());
-            let (tenant, key) =
-                crate::admin::create_tenant_with_pin(&storage, &name, &code, &origins, pin, now)
-                    .await?;
+            let result =
+                crate::admin::create_tenant_with(&storage, &name, &code, &origins, options, now)
+                    .await;
             storage.close().await;
+            let (tenant, key) = result?;
             let origins: Vec<&str> = origins.iter().map(Origin::as_str).collect();
             say(&[
                 format!(
@@ -272,6 +283,13 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 ),
                 format!("PIN: {}", tenant.pin_digits),
                 format!("Service: {}", service(&tenant)),
+                match tenant.test_mode {
+                    Some(mode) => format!(
+                        "Test institution: every verification is {} (never use it for trainees)",
+                        mode.as_str()
+                    ),
+                    None => "Test institution: no".into(),
+                },
                 "API key (shown only now; keep it secret):".into(),
                 key,
             ])
@@ -326,7 +344,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             let mut lines = Vec::new();
             for t in storage.tenants().await? {
                 let origins = storage.origins(&t.id).await?.join(" ");
-                let state = if t.in_service { "open" } else { "closed" };
+                let mut state = String::from(if t.in_service { "open" } else { "closed" });
+                if let Some(mode) = t.test_mode {
+                    state.push_str(&format!(" (test: {})", mode.as_str()));
+                }
                 lines.push(format!(
                     "{}\t{}\tpin {}\t{state}\t{origins}",
                     t.customer_code, t.name, t.pin_digits
@@ -424,7 +445,7 @@ async fn rotate_api_key(
     code: &CustomerCode,
 ) -> Result<(Tenant, String), CliError> {
     let tenant = tenant_by_code(storage, code).await?;
-    let key = crate::admin::rotate_api_key(storage, &tenant.id).await?;
+    let key = crate::admin::rotate_api_key(storage, &tenant).await?;
     Ok((tenant, key))
 }
 

@@ -13,7 +13,8 @@ use crate::metrics::VerificationOutcome;
 use crate::storage::{
     AuditEntry, Committed, DeviceRecord, NewPass, PassRecord, SessionRecord, Tenant, VerifyCommit,
 };
-use crate::validate::{DeviceId, Fingerprint, OtpCode, Purpose, Token, UserId};
+use crate::test_mode::TestMode;
+use crate::validate::{DeviceId, Fingerprint, IdempotencyKey, OtpCode, Purpose, Token, UserId};
 use crate::{PASS_TTL_MS, SESSION_TTL_MS};
 
 /// A session just opened for the institution.
@@ -72,6 +73,7 @@ enum Via<'a> {
         purpose: &'a str,
         device_id: &'a str,
         fingerprint: &'a str,
+        origin: Option<&'a str>,
     },
     /// The institution's own code field (`/v1/check`).
     Check,
@@ -141,11 +143,13 @@ impl Services<'_> {
         })
     }
 
-    /// Checks a code typed in the widget; success spends the session and issues a pass.
+    /// Checks a code typed in the widget on the web page `origin` (the request's checked
+    /// Origin header, if it had one); success spends the session and issues a pass.
     pub async fn verify_in_widget(
         &self,
         open: &OpenSession,
         input: &WidgetCode,
+        origin: Option<&str>,
         now: i64,
     ) -> ServiceResult<IssuedPass> {
         open_for_service(&open.tenant)?;
@@ -155,9 +159,10 @@ impl Services<'_> {
             purpose: &session.purpose,
             device_id: input.device_id.as_str(),
             fingerprint: input.fingerprint.as_str(),
+            origin,
         };
         let verified = self
-            .run_verification(&session.tenant_id, &session.user_id, &input.code, via, now)
+            .run_verification(&open.tenant, &session.user_id, &input.code, via, now)
             .await?;
         verified
             .pass
@@ -174,27 +179,34 @@ impl Services<'_> {
     ) -> ServiceResult<u64> {
         open_for_service(tenant)?;
         let verified = self
-            .run_verification(&tenant.id, user.as_str(), code, Via::Check, now)
+            .run_verification(tenant, user.as_str(), code, Via::Check, now)
             .await?;
         Ok(verified.step)
     }
 
     /// Redeems a pass of the tenant, once; `None` if it is unknown, used or expired (an
-    /// unreadable pass is `None` too).
+    /// unreadable pass is `None` too). A retry with the idempotency key of the redemption
+    /// gets the same pass again (and writes no second audit event).
     pub async fn redeem_pass(
         &self,
         tenant: &Tenant,
         pass: Option<&Token>,
+        idempotency_key: Option<&IdempotencyKey>,
         now: i64,
     ) -> ServiceResult<Option<PassRecord>> {
         let Some(pass) = pass else {
             return Ok(None);
         };
-        let redeemed = self
+        let key = idempotency_key.map(IdempotencyKey::as_str);
+        let Some(redeemed) = self
             .storage
-            .redeem_pass(&tenant.id, &token_hash(pass.as_str()), now)
-            .await?;
-        if let Some(p) = &redeemed {
+            .redeem_pass(&tenant.id, &token_hash(pass.as_str()), key, now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if redeemed.first {
+            let p = &redeemed.pass;
             let event = AuditEntry::new(
                 &tenant.id,
                 &p.user_id,
@@ -206,19 +218,20 @@ impl Services<'_> {
             .detail(format!("purpose={}", p.purpose));
             self.storage.audit(&event).await?;
         }
-        Ok(redeemed)
+        Ok(Some(redeemed.pass))
     }
 
     /// One verification as one atomic step: read the state, decide with the core, write
     /// only if the state is unchanged; on a conflict, read and decide again.
     async fn run_verification(
         &self,
-        tenant_id: &str,
+        tenant: &Tenant,
         user_id: &str,
         code: &OtpCode,
         via: Via<'_>,
         now: i64,
     ) -> ServiceResult<Verified> {
+        let tenant_id = tenant.id.as_str();
         let (event, detail) = match via {
             Via::Widget { purpose, .. } => (AuditEvent::Verify, Some(format!("purpose={purpose}"))),
             Via::Check => (AuditEvent::Check, None),
@@ -256,19 +269,25 @@ impl Services<'_> {
                     return Err(Refusal::UnapprovedDevice(Box::new(device.clone())));
                 }
             }
-            if user.state.locked {
+            // A test institution in always-suspended mode answers as for a suspended trainee.
+            if user.state.locked || tenant.test_mode == Some(TestMode::AlwaysSuspended) {
                 self.batches
                     .audit(audit(AuditOutcome::Locked, &device.label))
                     .await?;
                 self.metrics.verification(VerificationOutcome::Locked);
                 return Err(Refusal::Locked);
             }
-            let secret = self
-                .crypto
-                .current()
-                .open_secret(&device.id, &device.secret_enc)?;
-            let (outcome, next) =
-                verify_with_secret(self.policy, &user.state, &secret, code.as_str(), now_secs);
+            let (outcome, next) = match tenant.test_mode {
+                // A test institution's fixed answer (src/test_mode.rs): the code is not read.
+                Some(mode) => mode.decide(self.policy, &user.state, now_secs),
+                None => {
+                    let secret = self
+                        .crypto
+                        .current()
+                        .open_secret(&device.id, &device.secret_enc)?;
+                    verify_with_secret(self.policy, &user.state, &secret, code.as_str(), now_secs)
+                }
+            };
             let mut events = Vec::new();
             let mut spend = None;
             let mut pass = None;
@@ -280,10 +299,11 @@ impl Services<'_> {
                     if let Via::Widget {
                         session_hash,
                         purpose,
+                        origin,
                         ..
                     } = via
                     {
-                        let (new_pass, issued) = mint_pass(device, purpose, now);
+                        let (new_pass, issued) = mint_pass(device, purpose, origin, now);
                         spend = Some((session_hash.to_owned(), new_pass));
                         pass = Some(issued);
                     }
@@ -355,7 +375,12 @@ impl Services<'_> {
 
 /// A new pass for a code accepted from `device`: the row to store (with the token's hash)
 /// and the token to give out.
-fn mint_pass(device: &DeviceRecord, purpose: &str, now: i64) -> (NewPass, IssuedPass) {
+fn mint_pass(
+    device: &DeviceRecord,
+    purpose: &str,
+    origin: Option<&str>,
+    now: i64,
+) -> (NewPass, IssuedPass) {
     let token = random_token();
     let expires_ms = now.saturating_add(PASS_TTL_MS);
     let new_pass = NewPass {
@@ -364,6 +389,7 @@ fn mint_pass(device: &DeviceRecord, purpose: &str, now: i64) -> (NewPass, Issued
         device_id: device.id.clone(),
         device_kind: device.kind.clone(),
         device_label: device.label.clone(),
+        origin: origin.map(str::to_owned),
         expires_ms,
     };
     (new_pass, IssuedPass { token, expires_ms })

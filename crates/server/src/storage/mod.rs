@@ -40,7 +40,7 @@ pub use backup::BackupError;
 pub use erasure::Erased;
 pub use records::{
     ActivationRecord, AuditEntry, AuditLine, Committed, DeviceRecord, NewDevice, NewPass,
-    NewTenant, PassRecord, Registered, Registration, SessionRecord, Tenant, UserRecord,
+    NewTenant, PassRecord, Redemption, Registered, Registration, SessionRecord, Tenant, UserRecord,
     VerifyCommit,
 };
 pub use retention::AuditPage;
@@ -161,6 +161,15 @@ impl MigrationSource<'static> for Migrations {
                     Cow::Borrowed("audit retention"),
                     MigrationType::Simple,
                     Cow::Borrowed(include_str!("../../migrations/0003_audit_retention.sql")),
+                    false,
+                ),
+                Migration::new(
+                    5,
+                    Cow::Borrowed("test tenants and pass origin"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!(
+                        "../../migrations/0005_test_tenants_and_pass_origin.sql"
+                    )),
                     false,
                 ),
             ])

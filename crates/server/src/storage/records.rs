@@ -4,6 +4,7 @@
 use cloud_otp_core::State;
 
 use crate::audit::{AuditEvent, AuditOutcome};
+use crate::test_mode::TestMode;
 use crate::validate::PinDigits;
 
 /// An institution.
@@ -19,6 +20,8 @@ pub struct Tenant {
     pub pin_digits: PinDigits,
     /// Whether trainees may use OTP at this institution now (open for service).
     pub in_service: bool,
+    /// A test institution's fixed outcome (src/test_mode.rs); `None` for a real one.
+    pub test_mode: Option<TestMode>,
 }
 
 /// A tenant to create.
@@ -36,6 +39,8 @@ pub struct NewTenant {
     pub origins: Vec<String>,
     /// The PIN policy.
     pub pin_digits: PinDigits,
+    /// A test institution's fixed outcome; `None` for a real one.
+    pub test_mode: Option<TestMode>,
     /// Creation time.
     pub created_ms: i64,
 }
@@ -152,6 +157,8 @@ pub struct NewPass {
     pub device_kind: String,
     /// Its label.
     pub device_label: String,
+    /// The web origin the code was typed on, when the request named one.
+    pub origin: Option<String>,
     /// Expiry time.
     pub expires_ms: i64,
 }
@@ -199,6 +206,17 @@ pub struct PassRecord {
     pub device_label: String,
     /// When the code was accepted.
     pub verified_ms: i64,
+    /// The web origin the code was typed on, when the request named one.
+    pub origin: Option<String>,
+}
+
+/// A pass redeemed by `siteverify`.
+#[derive(Debug, Clone)]
+pub struct Redemption {
+    /// The pass.
+    pub pass: PassRecord,
+    /// Whether this call redeemed it (false: a retry with the idempotency key that did).
+    pub first: bool,
 }
 
 /// A user's outstanding activation code.

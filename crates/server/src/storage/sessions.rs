@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::tenants::{TENANT_COLUMNS, TenantRow};
-use super::{PassRecord, Result, SessionRecord, Storage, Tenant, with_pool};
+use super::{PassRecord, Redemption, Result, SessionRecord, Storage, Tenant, with_pool};
 
 impl Storage {
     /// Stores a new session.
@@ -87,31 +87,59 @@ impl Storage {
     }
 
     /// Redeems a pass of `tenant_id`: marks it used if it is unused and unexpired, in one
-    /// statement, so two redemptions of one pass cannot both succeed.
+    /// statement, so two redemptions of one pass cannot both succeed. With an idempotency
+    /// key, a pass that this key already redeemed is answered again (a retried siteverify):
+    /// the key is stored with the redemption, and found again for as long as the pass is
+    /// kept, whether it has expired or not.
     pub async fn redeem_pass(
         &self,
         tenant_id: &str,
         token_hash: &str,
+        idempotency_key: Option<&str>,
         now_ms: i64,
-    ) -> Result<Option<PassRecord>> {
+    ) -> Result<Option<Redemption>> {
+        const FIELDS: &str = "user_id, purpose, device_kind, device_label, verified_ms, origin";
+        let redeem = format!(
+            "UPDATE passes SET redeemed_ms = $1, idempotency_key = $4 \
+             WHERE token_hash = $2 AND tenant_id = $3 AND redeemed_ms IS NULL AND expires_ms > $1 \
+             RETURNING {FIELDS}"
+        );
+        let again = format!(
+            "SELECT {FIELDS} FROM passes \
+             WHERE token_hash = $1 AND tenant_id = $2 AND idempotency_key = $3"
+        );
         with_pool!(self, |pool| {
-            let row = sqlx::query(
-                "UPDATE passes SET redeemed_ms = $1 \
-                 WHERE token_hash = $2 AND tenant_id = $3 AND redeemed_ms IS NULL AND expires_ms > $1 \
-                 RETURNING user_id, purpose, device_kind, device_label, verified_ms",
-            )
-            .bind(now_ms)
-            .bind(token_hash)
-            .bind(tenant_id)
-            .fetch_optional(pool)
-            .await?;
+            let row = sqlx::query(&redeem)
+                .bind(now_ms)
+                .bind(token_hash)
+                .bind(tenant_id)
+                .bind(idempotency_key)
+                .fetch_optional(pool)
+                .await?;
+            let (row, first) = match (row, idempotency_key) {
+                (Some(row), _) => (Some(row), true),
+                (None, Some(key)) => {
+                    let row = sqlx::query(&again)
+                        .bind(token_hash)
+                        .bind(tenant_id)
+                        .bind(key)
+                        .fetch_optional(pool)
+                        .await?;
+                    (row, false)
+                }
+                (None, None) => (None, false),
+            };
             match row {
-                Some(row) => Ok(Some(PassRecord {
-                    user_id: row.try_get("user_id")?,
-                    purpose: row.try_get("purpose")?,
-                    device_kind: row.try_get("device_kind")?,
-                    device_label: row.try_get("device_label")?,
-                    verified_ms: row.try_get("verified_ms")?,
+                Some(row) => Ok(Some(Redemption {
+                    pass: PassRecord {
+                        user_id: row.try_get("user_id")?,
+                        purpose: row.try_get("purpose")?,
+                        device_kind: row.try_get("device_kind")?,
+                        device_label: row.try_get("device_label")?,
+                        verified_ms: row.try_get("verified_ms")?,
+                        origin: row.try_get("origin")?,
+                    },
+                    first,
                 })),
                 None => Ok(None),
             }

@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::{BeginWrite, NewTenant, Result, Storage, StorageError, Tenant, with_pool};
+use crate::test_mode::TestMode;
 use crate::validate::PinDigits;
 
 /// Reads the columns of [`TENANT_COLUMNS`] from a row of either backend.
@@ -23,6 +24,12 @@ macro_rules! impl_tenant_row {
                     pin_digits: PinDigits::from_digits(i64::from(pin))
                         .ok_or(StorageError::Corrupt("pin_digits"))?,
                     in_service: self.try_get("in_service")?,
+                    test_mode: match self.try_get::<Option<String>, _>("test_mode")? {
+                        None => None,
+                        Some(m) => Some(
+                            TestMode::from_stored(&m).ok_or(StorageError::Corrupt("test_mode"))?,
+                        ),
+                    },
                 })
             }
         }
@@ -32,7 +39,8 @@ impl_tenant_row!(sqlx::sqlite::SqliteRow);
 impl_tenant_row!(sqlx::postgres::PgRow);
 
 /// The columns a [`Tenant`] is read from.
-pub(super) const TENANT_COLUMNS: &str = "id, name, customer_code, pin_digits, in_service";
+pub(super) const TENANT_COLUMNS: &str =
+    "id, name, customer_code, pin_digits, in_service, test_mode";
 
 impl Storage {
     /// Creates a tenant with its origins.
@@ -41,8 +49,8 @@ impl Storage {
             async {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
-                "INSERT INTO tenants (id, name, customer_code, api_key_hash, created_ms, pin_digits) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO tenants (id, name, customer_code, api_key_hash, created_ms, pin_digits, \
+                 test_mode) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&t.id)
             .bind(&t.name)
@@ -50,6 +58,7 @@ impl Storage {
             .bind(&t.api_key_hash)
             .bind(t.created_ms)
             .bind(i32::from(t.pin_digits.digits()))
+            .bind(t.test_mode.map(TestMode::stored))
             .execute(&mut *tx)
             .await?;
             for origin in &t.origins {

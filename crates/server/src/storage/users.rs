@@ -297,8 +297,8 @@ impl Storage {
                 }
                 sqlx::query(
                     "INSERT INTO passes (token_hash, tenant_id, user_id, purpose, device_id, \
-                     device_kind, device_label, verified_ms, expires_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     device_kind, device_label, verified_ms, expires_ms, origin) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(&pass.token_hash)
                 .bind(&c.tenant_id)
@@ -309,6 +309,7 @@ impl Storage {
                 .bind(&pass.device_label)
                 .bind(c.now_ms)
                 .bind(pass.expires_ms)
+                .bind(&pass.origin)
                 .execute(&mut *tx)
                 .await?;
             }
