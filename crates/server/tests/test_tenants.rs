@@ -1,4 +1,5 @@
-//! Test institutions (`tenant create --test MODE`, in-process and through the binary) and what `/v1/siteverify` tells: a test
+//! Test institutions (`tenant create --test MODE`, in-process and through the binary) and
+//! what `/v1/siteverify` tells: a test
 //! institution's verifications always pass, always fail or always answer "suspended" whatever
 //! the code, never change the trainee's state, and say `"test": true`; a real institution is
 //! untouched by them; siteverify names the origin a pass was earned on, and a retry with the
