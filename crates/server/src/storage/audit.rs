@@ -23,6 +23,33 @@ pub(super) fn audit_id(at_ms: i64) -> String {
     format!("{:016x}{seq:08x}{tag}", at_ms.max(0))
 }
 
+/// Reads an [`AuditLine`] of `tenant_id` from a row of either backend that has the columns
+/// `user_id, at_ms, event, outcome, device_label, detail`.
+pub(super) trait AuditRow {
+    /// The event of this row.
+    fn audit_line(&self, tenant_id: &str) -> Result<AuditLine>;
+}
+
+macro_rules! impl_audit_row {
+    ($row:ty) => {
+        impl AuditRow for $row {
+            fn audit_line(&self, tenant_id: &str) -> Result<AuditLine> {
+                Ok(AuditLine {
+                    tenant_id: tenant_id.to_owned(),
+                    user_id: self.try_get("user_id")?,
+                    at_ms: self.try_get("at_ms")?,
+                    event: self.try_get("event")?,
+                    outcome: self.try_get("outcome")?,
+                    device_label: self.try_get("device_label")?,
+                    detail: self.try_get("detail")?,
+                })
+            }
+        }
+    };
+}
+impl_audit_row!(sqlx::sqlite::SqliteRow);
+impl_audit_row!(sqlx::postgres::PgRow);
+
 impl Storage {
     /// Appends one audit event.
     pub async fn audit(&self, event: &AuditEntry) -> Result<()> {
@@ -50,19 +77,7 @@ impl Storage {
             .bind(limit)
             .fetch_all(pool)
             .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(AuditLine {
-                        tenant_id: tenant_id.to_owned(),
-                        user_id: row.try_get("user_id")?,
-                        at_ms: row.try_get("at_ms")?,
-                        event: row.try_get("event")?,
-                        outcome: row.try_get("outcome")?,
-                        device_label: row.try_get("device_label")?,
-                        detail: row.try_get("detail")?,
-                    })
-                })
-                .collect()
+            rows.iter().map(|row| row.audit_line(tenant_id)).collect()
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use super::audit::AuditRow;
 use super::{AuditLine, Result, Storage, StorageError, with_pool};
 
 /// One page of an export: the events and the id to continue after.
@@ -106,15 +107,7 @@ impl Storage {
             let mut page = AuditPage::default();
             for row in &rows {
                 page.next = Some(row.try_get("id")?);
-                page.lines.push(AuditLine {
-                    tenant_id: tenant_id.to_owned(),
-                    user_id: row.try_get("user_id")?,
-                    at_ms: row.try_get("at_ms")?,
-                    event: row.try_get("event")?,
-                    outcome: row.try_get("outcome")?,
-                    device_label: row.try_get("device_label")?,
-                    detail: row.try_get("detail")?,
-                });
+                page.lines.push(row.audit_line(tenant_id)?);
             }
             if rows.len() < usize::try_from(limit).unwrap_or(usize::MAX) {
                 page.next = None;
