@@ -49,7 +49,9 @@ say "enrolling $users users on each"
   --count "$users" --concurrency 16 --out "$out/now/users.tsv"
 "$BIN/cloud-otp-bench" --threads 2 enroll --addr 127.0.0.1:18091 --key "$before_key" \
   --count "$users" --concurrency 16 --out "$out/before/users.tsv"
+floor="HTTP floor (GET /v1/time, now)"
 {
+  target "$floor" http-floor 18090 "$out/now/users.tsv" "$now_pid"
   target "cloud-otp $rev" cloud-otp 18091 "$out/before/users.tsv" "$before_pid" "$before_key"
   target "cloud-otp now" cloud-otp 18090 "$out/now/users.tsv" "$now_pid" "$now_key"
 } >"$out/targets.jsonl"
@@ -57,5 +59,5 @@ machine >"$out/machine.txt"
 timeout 1500 "$BIN/cloud-otp-bench" run --targets "$out/targets.jsonl" \
   --connections "$connections" --reps "$reps" --duration "$duration" --warmup 1 \
   --out "$out/results.jsonl"
-"$BIN/cloud-otp-bench" report "$out/results.jsonl" --baseline "cloud-otp $rev" | tee "$out/results.md"
+"$BIN/cloud-otp-bench" report "$out/results.jsonl" --baseline "cloud-otp $rev" --floor "$floor" | tee "$out/results.md"
 echo "measured on: $(cat "$out/machine.txt")"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Part 1 of docs/benchmarks.md: POST /v1/check throughput and latency at 1, 16, 64 and 256
-# connections on loopback, correct codes over many distinct users plus 10% wrong codes.
+# connections on loopback, correct codes over many distinct users plus 10% wrong codes, beside
+# the HTTP floor (GET /v1/time of the same server, same client and connections).
 # Usage: bench/server.sh sqlite|postgres
 #   sqlite:   cloud-otp on SQLite and privacyIDEA 3.14 (SQLite, gunicorn, 4 workers), point
 #             by point in one run, each repetition of each point back to back.
@@ -30,7 +31,13 @@ start_cloud_otp "$out/cloud-otp" 18080 "$db"
 say "enrolling $users users through POST /v1/users/{id}/authenticator"
 "$BIN/cloud-otp-bench" --threads 2 enroll --addr 127.0.0.1:18080 --key "$KEY" \
   --count "$users" --concurrency 16 --out "$out/users.tsv"
-target "cloud-otp ($backend)" cloud-otp 18080 "$out/users.tsv" "$SERVER_PID" "$KEY" >"$out/targets.jsonl"
+# The floor first: GET /v1/time on the same server through the same client and connections,
+# measured back to back with each point of the others (docs/benchmarks.md, "The floor").
+floor="HTTP floor (GET /v1/time)"
+{
+  target "$floor" http-floor 18080 "$out/users.tsv" "$SERVER_PID"
+  target "cloud-otp ($backend)" cloud-otp 18080 "$out/users.tsv" "$SERVER_PID" "$KEY"
+} >"$out/targets.jsonl"
 
 baseline=()
 if [ "$backend" = sqlite ]; then
@@ -50,5 +57,5 @@ machine >"$out/machine.txt"
 timeout 1800 "$BIN/cloud-otp-bench" --threads 1 run --targets "$out/targets.jsonl" \
   --connections "$connections" --reps "$reps" --duration "$duration" --warmup 1 \
   --out "$out/results.jsonl"
-"$BIN/cloud-otp-bench" report "$out/results.jsonl" "${baseline[@]}" | tee "$out/results.md"
+"$BIN/cloud-otp-bench" report "$out/results.jsonl" "${baseline[@]}" --floor "$floor" | tee "$out/results.md"
 echo "measured on: $(cat "$out/machine.txt")"

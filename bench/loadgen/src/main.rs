@@ -130,6 +130,10 @@ enum Command {
         /// Target to compute throughput ratios against.
         #[arg(long)]
         baseline: Option<String>,
+        /// The HTTP floor's target (kind http-floor): every other target's rate and p99 as a
+        /// fraction of it, repetition by repetition.
+        #[arg(long)]
+        floor: Option<String>,
     },
 }
 
@@ -220,6 +224,10 @@ async fn execute(command: Command) -> Result<(), Error> {
             let targets = read_targets(&targets)?;
             let mut accounts = Vec::new();
             for t in &targets {
+                if !t.kind.checks_codes() {
+                    accounts.push(Arc::new(Accounts::new(Vec::new())));
+                    continue;
+                }
                 let a = read_accounts(&t.accounts)?;
                 if a.is_empty() {
                     return Err(Error::Input(format!(
@@ -250,7 +258,9 @@ async fn execute(command: Command) -> Result<(), Error> {
                         let rate = best_rate.get(&i).copied().unwrap_or(0.0);
                         let need =
                             (rate * (warmup + duration) * 1.25).min(max_requests as f64 * 1.25);
-                        if run::ensure_budget(&accounts[i], need as u64).await {
+                        if target.kind.checks_codes()
+                            && run::ensure_budget(&accounts[i], need as u64).await
+                        {
                             eprintln!(
                                 "waited for the next TOTP step: fresh users for {}",
                                 target.name
@@ -284,11 +294,17 @@ async fn execute(command: Command) -> Result<(), Error> {
                 }
             }
             for (t, a) in targets.iter().zip(&accounts) {
-                a.save_steps(&steps_file(t))?;
+                if t.kind.checks_codes() {
+                    a.save_steps(&steps_file(t))?;
+                }
             }
             Ok(())
         }
-        Command::Report { results, baseline } => {
+        Command::Report {
+            results,
+            baseline,
+            floor,
+        } => {
             let text = std::fs::read_to_string(&results)?;
             let points = text
                 .lines()
@@ -298,6 +314,9 @@ async fn execute(command: Command) -> Result<(), Error> {
                 .map_err(|e| Error::Input(format!("{}: {e}", results.display())))?;
             let mut stdout = std::io::stdout().lock();
             write!(stdout, "{}", report::markdown(&points, baseline.as_deref()))?;
+            if let Some(floor) = floor {
+                write!(stdout, "{}", report::against_floor(&points, &floor))?;
+            }
             Ok(())
         }
     }

@@ -1,6 +1,7 @@
 //! Turns a results file (one [`Point`] per line) into the Markdown tables of
 //! docs/benchmarks.md and docs/benchmarks-history.md: medians with min-max over repetitions,
-//! and per-repetition ratios against a baseline target.
+//! per-repetition ratios against a baseline target, and every target as a fraction of the
+//! HTTP floor (`GET /v1/time` through the same client and connections).
 
 use std::fmt::Write;
 
@@ -139,6 +140,59 @@ pub fn markdown(points: &[Point], baseline: Option<&str>) -> String {
                 let _ = writeln!(out, "| {target} | {conns} | {}x |", cell(spread(&ratios)));
             }
         }
+    }
+    out
+}
+
+/// Every target's correct verifications per second as a fraction of the floor's requests
+/// per second, and its p99 as a multiple of the floor's, repetition by repetition (the floor
+/// and the target measured back to back in the same repetition).
+///
+/// ```
+/// use cloud_otp_bench::report::against_floor;
+/// use cloud_otp_bench::run::Point;
+/// let p = |target: &str, rps: f64, p99: f64| Point {
+///     target: target.into(), rep: 1, connections: 64, accounts: 10, secs: 10.0,
+///     requests: 0, accepted: 0, rejected: 0, replayed: 0, unexpected: 0, locked: 0,
+///     errors: 0, exhausted: false, rps, accepted_per_s: rps, p50_ms: 1.0, p99_ms: p99,
+///     max_ms: 9.0, rss_mib: 1.0, server_cpu: 1.0, client_cpu: 1.0, at: 0,
+/// };
+/// let table = against_floor(&[p("floor", 20000.0, 2.0), p("sqlite", 12000.0, 5.0)], "floor");
+/// assert!(table.contains("| sqlite | 64 | 0.60 (0.60-0.60) | 2.50 (2.50-2.50)x |"), "{table}");
+/// ```
+pub fn against_floor(points: &[Point], floor: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n| target / {floor} | conns | correct verifications/s as a fraction of the floor's requests/s | p99 as a multiple of the floor's |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for (target, conns, users) in groups(points) {
+        if target == floor {
+            continue;
+        }
+        let pairs: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|p| p.target == target && p.connections == conns && p.accounts == users)
+            .filter_map(|p| {
+                points
+                    .iter()
+                    .find(|f| f.target == floor && f.connections == conns && f.rep == p.rep)
+                    .filter(|f| f.rps > 0.0 && f.p99_ms > 0.0)
+                    .map(|f| (p.accepted_per_s / f.rps, p.p99_ms / f.p99_ms))
+            })
+            .collect();
+        if pairs.is_empty() {
+            continue;
+        }
+        let rate: Vec<f64> = pairs.iter().map(|(r, _)| *r).collect();
+        let p99: Vec<f64> = pairs.iter().map(|(_, l)| *l).collect();
+        let _ = writeln!(
+            out,
+            "| {target} | {conns} | {} | {}x |",
+            cell(spread(&rate)),
+            cell(spread(&p99))
+        );
     }
     out
 }

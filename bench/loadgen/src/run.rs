@@ -21,6 +21,17 @@ pub enum Kind {
     CloudOtp,
     /// privacyIDEA's `POST /validate/check` with a token serial.
     Privacyidea,
+    /// cloud-otp's `GET /v1/time`, which reads no database: what HTTP alone costs through
+    /// the same client, connections and server stack (the floor of docs/benchmarks.md).
+    HttpFloor,
+}
+
+impl Kind {
+    /// Whether the requests carry codes of the accounts (the floor's carry none, and its
+    /// accounts file is not read).
+    pub fn checks_codes(self) -> bool {
+        self != Kind::HttpFloor
+    }
 }
 
 /// A server under test, as written in the targets file (JSON, one object per line).
@@ -64,6 +75,7 @@ pub enum Answer {
 /// assert_eq!(classify(Kind::CloudOtp, 409, br#"{"error":"replayed"}"#), Answer::Replayed);
 /// let pi = br#"{"detail":{"message":"wrong otp value"},"result":{"status":true,"value":false}}"#;
 /// assert_eq!(classify(Kind::Privacyidea, 200, pi), Answer::Rejected);
+/// assert_eq!(classify(Kind::HttpFloor, 200, br#"{"now_ms":1}"#), Answer::Accepted);
 /// ```
 pub fn classify(kind: Kind, status: u16, body: &[u8]) -> Answer {
     let has = |needle: &str| body.windows(needle.len()).any(|w| w == needle.as_bytes());
@@ -73,6 +85,10 @@ pub fn classify(kind: Kind, status: u16, body: &[u8]) -> Answer {
             401 if has("invalid_code") => Answer::Rejected,
             409 if has("replayed") => Answer::Replayed,
             423 => Answer::Locked,
+            _ => Answer::Error,
+        },
+        Kind::HttpFloor => match status {
+            200 if has("\"now_ms\"") => Answer::Accepted,
             _ => Answer::Error,
         },
         Kind::Privacyidea => {
@@ -99,9 +115,11 @@ pub fn classify(kind: Kind, status: u16, body: &[u8]) -> Answer {
 
 /// The request that checks `job` at `target`.
 fn request(target: &Target, host: &str, bearer: &str, accounts: &Accounts, job: &Job) -> Vec<u8> {
-    let id = &accounts.get(job.account).id;
+    let id = || &accounts.get(job.account).id;
     match target.kind {
+        Kind::HttpFloor => format!("GET /v1/time HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes(),
         Kind::CloudOtp => {
+            let id = id();
             let body = format!(r#"{{"user_id":"{id}","code":"{}"}}"#, job.code);
             post(
                 host,
@@ -112,6 +130,7 @@ fn request(target: &Target, host: &str, bearer: &str, accounts: &Accounts, job: 
             )
         }
         Kind::Privacyidea => {
+            let id = id();
             let body = format!("serial={id}&pass={}", job.code);
             post(
                 host,
@@ -249,7 +268,14 @@ async fn worker(shared: Arc<Shared>, mut conn: Conn) -> Tally {
         let now_step = shared.accounts.step_at(unix_secs());
         let wrong = shared.spec.wrong_every > 0
             && n % shared.spec.wrong_every == shared.spec.wrong_every - 1;
-        let job = if wrong {
+        let job = if !shared.target.kind.checks_codes() {
+            // The floor spends no codes: every request is an answer to count.
+            Some(Job {
+                account: 0,
+                code: String::new(),
+                step: Some(0),
+            })
+        } else if wrong {
             shared.accounts.wrong(now_step)
         } else {
             shared.accounts.pick(now_step)
