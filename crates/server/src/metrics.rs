@@ -198,8 +198,8 @@ impl Metrics {
             m.retries.clone(),
         );
         registry.register(
-            "sqlite_group_size",
-            "Requests served by one SQLite group read or group commit",
+            "db_group_size",
+            "Requests served by one group read or group commit of the database",
             m.groups.clone(),
         );
         registry.register(

@@ -131,7 +131,7 @@ fn audit_row<'a>(e: &'a AuditEntry, condition: Condition<'a>) -> AuditRow<'a> {
     )
 }
 
-fn to_json(value: &impl serde::Serialize) -> Result<String> {
+pub(super) fn to_json(value: &impl serde::Serialize) -> Result<String> {
     serde_json::to_string(value).map_err(|_| StorageError::Corrupt("batch"))
 }
 
@@ -179,31 +179,10 @@ impl Storage {
         if checks.is_empty() && audits.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<_> = checks
-            .iter()
-            .map(|c| {
-                (
-                    &c.tenant_id,
-                    &c.user_id,
-                    step_to_db(&c.state),
-                    c.state.failures,
-                    c.state.locked,
-                    c.expected_version,
-                )
-            })
-            .collect();
-        let events: Vec<AuditRow<'_>> = checks
-            .iter()
-            .flat_map(|c| {
-                let condition =
-                    Some((c.tenant_id.as_str(), c.user_id.as_str(), c.expected_version));
-                c.audit.iter().map(move |e| audit_row(e, condition))
-            })
-            .chain(audits.iter().map(|e| audit_row(e, None)))
-            .collect();
+        let (rows, events) = commit_params(checks, audits)?;
         let answer: Vec<String> = sqlx::query_scalar(GROUP_COMMIT_SQL)
-            .bind(to_json(&rows)?)
-            .bind(to_json(&events)?)
+            .bind(rows)
+            .bind(events)
             .fetch_all(&mut *conn)
             .await?;
         let written: Vec<usize> = match answer.as_slice() {
@@ -218,4 +197,36 @@ impl Storage {
         }
         Ok(out)
     }
+}
+
+/// The two JSON parameters of a group commit, on either backend: the checks as
+/// `[[tenant_id, user_id, last_step, failures, locked, expected_version], ...]` and every
+/// audit event (each check's, conditioned on it, then the lone ones) as
+/// `[[id, tenant_id, user_id, at_ms, event, outcome, device_label, detail, condition], ...]`.
+pub(super) fn commit_params(
+    checks: &[VerifyCommit],
+    audits: &[AuditEntry],
+) -> Result<(String, String)> {
+    let rows: Vec<_> = checks
+        .iter()
+        .map(|c| {
+            (
+                &c.tenant_id,
+                &c.user_id,
+                step_to_db(&c.state),
+                c.state.failures,
+                c.state.locked,
+                c.expected_version,
+            )
+        })
+        .collect();
+    let events: Vec<AuditRow<'_>> = checks
+        .iter()
+        .flat_map(|c| {
+            let condition = Some((c.tenant_id.as_str(), c.user_id.as_str(), c.expected_version));
+            c.audit.iter().map(move |e| audit_row(e, condition))
+        })
+        .chain(audits.iter().map(|e| audit_row(e, None)))
+        .collect();
+    Ok((to_json(&rows)?, to_json(&events)?))
 }

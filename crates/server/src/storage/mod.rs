@@ -28,6 +28,7 @@ pub mod batch;
 mod erasure;
 mod group;
 mod keys;
+mod pg_group;
 mod records;
 mod retention;
 mod sessions;

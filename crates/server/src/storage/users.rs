@@ -33,12 +33,12 @@ pub(super) fn step_to_db(state: &State) -> Option<i64> {
         .map(|s| i64::try_from(s).unwrap_or(i64::MAX))
 }
 
-fn device_from(row: &impl DeviceRow) -> Result<Option<DeviceRecord>> {
+pub(super) fn device_from(row: &impl DeviceRow) -> Result<Option<DeviceRecord>> {
     row.device()
 }
 
 /// Reads the device columns of the user query from a row of either backend.
-trait DeviceRow {
+pub(super) trait DeviceRow {
     /// The active device of this row, if any.
     fn device(&self) -> Result<Option<DeviceRecord>>;
 }
