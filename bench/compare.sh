@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Before/after: cloud-otp built from a git revision (default: HEAD, the last commit) against
 # the working tree, same workload as bench/server.sh sqlite, point by point in one run.
-# Usage: bench/compare.sh [REV|DIR]   Knobs: as bench/server.sh. Results: target/bench-run/compare/.
+# Usage: bench/compare.sh [REV|DIR]   Knobs: as bench/server.sh, and BENCH_BACKEND=postgres to
+# compare on PostgreSQL (a throwaway cluster for each side). Results: target/bench-run/compare/.
 # DIR is a copy of a source tree (for a baseline that was never committed, such as the working
 # tree before a change: `git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C DIR`);
 # it is built in DIR/target.
@@ -13,7 +14,7 @@ reps=${BENCH_REPS:-3}
 duration=${BENCH_DURATION:-10}
 connections=${BENCH_CONNECTIONS:-1,16,64,256}
 out=$RUN/compare
-rm -rf "$out/now" "$out/before" "$out"/*.jsonl "$out"/*.md
+rm -rf "$out/now" "$out/before" "$out/pg-now" "$out/pg-before" "$out"/*.jsonl "$out"/*.md
 mkdir -p "$out"
 
 build
@@ -36,11 +37,19 @@ if [ ! -x "$src/target/release/cloud-otp" ]; then
   (cd "$src" && CARGO_TARGET_DIR=$src/target cargo build --release -q -p cloud-otp-server)
 fi
 
+now_db=
+before_db=
+if [ "${BENCH_BACKEND:-sqlite}" = postgres ]; then
+  pg_start "$out/pg-now" 15442
+  now_db=$PG_URL
+  pg_start "$out/pg-before" 15443
+  before_db=$PG_URL
+fi
 now_bin=$BIN
-start_cloud_otp "$out/now" 18090 ""
+start_cloud_otp "$out/now" 18090 "$now_db"
 now_pid=$SERVER_PID
 now_key=$KEY
-BIN=$src/target/release start_cloud_otp "$out/before" 18091 ""
+BIN=$src/target/release start_cloud_otp "$out/before" 18091 "$before_db"
 before_pid=$SERVER_PID
 before_key=$KEY
 BIN=$now_bin
