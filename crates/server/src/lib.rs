@@ -11,7 +11,8 @@
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
 //! timeouts), `metrics` (Prometheus counters and histograms, a registry per server), `cli` (the
 //! `cloud-otp` binary: `cli/serve.rs` starts the server, `cli/ops/` holds erasure, backup and audit export),
-//! `retention` (old audit events deleted in the background).
+//! `retention` (old audit events deleted in the background), `webhooks` (signed webhooks: the
+//! secret, the signature, the delivery worker).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use cloud_otp_core::Policy;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
@@ -47,6 +48,7 @@ pub mod service;
 pub mod statics;
 pub mod storage;
 pub mod validate;
+pub mod webhooks;
 
 use clock::Clock;
 use crypto::{Crypto, SharedCrypto};
@@ -226,7 +228,13 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/users/{user_id}/unlock", post(api::unlock))
         .route("/v1/users/{user_id}/device", delete(api::remove_device))
-        .route("/v1/audit", get(api::audit));
+        .route("/v1/audit", get(api::audit))
+        .route(
+            "/v1/webhook",
+            put(api::put_webhook)
+                .get(api::get_webhook)
+                .delete(api::delete_webhook),
+        );
     // A load balancer's probes and the API's description: no rate limit, no CORS, no API key.
     let probes = Router::new()
         .route("/healthz", get(api::healthz))
