@@ -189,7 +189,7 @@ impl Worker {
                 }
             };
             if started == 0 {
-                if idle_rounds % PRUNE_EVERY == 0 {
+                if idle_rounds.is_multiple_of(PRUNE_EVERY) {
                     self.prune().await;
                 }
                 idle_rounds = idle_rounds.wrapping_add(1);
