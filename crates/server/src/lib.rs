@@ -10,7 +10,7 @@
 //! (injected time), `statics` (dist/), `demo` (the demo training site, cargo feature `demo`), `rotate` (master-key
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
 //! timeouts), `metrics` (Prometheus counters and histograms, a registry per server), `cli` (the
-//! `cloud-otp` binary: `cli/serve.rs` starts the server, `cli/ops/` holds erasure, backup and audit export),
+//! `cloud-otp` binary: `cli/serve.rs` starts the server, `cli/ops/` holds erasure, backup, audit export and the webhook commands),
 //! `retention` (old audit events deleted in the background), `webhooks` (signed webhooks: the
 //! secret, the signature, the delivery worker).
 
