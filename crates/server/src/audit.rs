@@ -54,6 +54,28 @@ impl AuditEvent {
     }
 }
 
+impl AuditEvent {
+    /// The webhook event (docs/api.md, "Webhooks") an audit event with this outcome is
+    /// reported as, if any. Only changes an institution acts on are: accepted and wrong codes
+    /// are not (the lock that wrong codes lead to is), nor is an erasure, which the
+    /// institution asked for and whose record names nobody (docs/security.md).
+    pub fn webhook_type(self, outcome: AuditOutcome) -> Option<&'static str> {
+        match (self, outcome) {
+            (AuditEvent::Lock, _) => Some("trainee.suspended"),
+            (AuditEvent::Unlock, _) => Some("trainee.unlocked"),
+            (AuditEvent::DeviceRegistered, _) => Some("device.registered"),
+            (AuditEvent::DeviceReplaced | AuditEvent::DeviceReregistered, _) => {
+                Some("device.replaced")
+            }
+            (AuditEvent::DeviceRemoved, _) => Some("device.removed"),
+            (AuditEvent::Verify | AuditEvent::Check, AuditOutcome::Replayed) => {
+                Some("code.replayed")
+            }
+            _ => None,
+        }
+    }
+}
+
 /// How it ended: the `outcome` of an audit line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditOutcome {

@@ -34,6 +34,10 @@ pub enum ApiError {
     /// browser did not keep the key it would register (docs/api.md, `POST /v1/devices`).
     #[error("the proof does not match the key: this browser did not keep the key it sent")]
     InvalidProof,
+    /// 400 webhook_url_refused: the webhook URL is not one this server delivers to (not
+    /// `http://`, `https://` for want of a TLS client, a public host, credentials in it).
+    #[error("{0}")]
+    WebhookUrlRefused(&'static str),
     /// 401 unauthorized: missing or wrong API key.
     #[error("missing or invalid API key")]
     Unauthorized,
@@ -141,6 +145,7 @@ impl ApiError {
         match self {
             BadRequest(_) => ("bad_request", StatusCode::BAD_REQUEST),
             InvalidProof => ("invalid_proof", StatusCode::BAD_REQUEST),
+            WebhookUrlRefused(_) => ("webhook_url_refused", StatusCode::BAD_REQUEST),
             Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED),
             InvalidSession => ("invalid_session", StatusCode::UNAUTHORIZED),
             InvalidActivation { .. } => ("invalid_activation", StatusCode::UNAUTHORIZED),

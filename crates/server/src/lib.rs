@@ -10,9 +10,10 @@
 //! (injected time), `statics` (dist/), `demo` (the demo training site, cargo feature `demo`), `rotate` (master-key
 //! rotation), `reload` (master keys reloaded on SIGHUP), `listen` (the connection loop, with its
 //! timeouts), `metrics` (Prometheus counters and histograms, a registry per server), `cli` (the
-//! `cloud-otp` binary: `cli/serve.rs` starts the server, `cli/ops/` holds erasure, backup and audit export),
-//! `retention` (old audit events deleted in the background), `test_mode` (what test
-//! institutions answer).
+//! `cloud-otp` binary: `cli/serve.rs` starts the server, `cli/ops/` holds erasure, backup,
+//! audit export and the webhook commands), `retention` (old audit events deleted in the
+//! background), `test_mode` (what test institutions answer), `webhooks` (signed webhooks: the
+//! secret, the signature, the delivery worker).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use cloud_otp_core::Policy;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
@@ -49,6 +50,7 @@ pub mod statics;
 pub mod storage;
 pub mod test_mode;
 pub mod validate;
+pub mod webhooks;
 
 use clock::Clock;
 use crypto::{Crypto, SharedCrypto};
@@ -228,7 +230,13 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/users/{user_id}/unlock", post(api::unlock))
         .route("/v1/users/{user_id}/device", delete(api::remove_device))
-        .route("/v1/audit", get(api::audit));
+        .route("/v1/audit", get(api::audit))
+        .route(
+            "/v1/webhook",
+            put(api::put_webhook)
+                .get(api::get_webhook)
+                .delete(api::delete_webhook),
+        );
     // A load balancer's probes and the API's description: no rate limit, no CORS, no API key.
     let probes = Router::new()
         .route("/healthz", get(api::healthz))

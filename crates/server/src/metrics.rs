@@ -282,12 +282,12 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// Counts a webhook delivery that the receiver acknowledged. For the webhook sender.
+    /// Counts a webhook attempt that the receiver answered 2xx (`webhooks::Worker`).
     pub fn webhook_delivered(&self) {
         self.webhooks_delivered.inc();
     }
 
-    /// Counts a webhook delivery that failed. For the webhook sender.
+    /// Counts a webhook attempt that failed (`webhooks::Worker`).
     pub fn webhook_failed(&self) {
         self.webhooks_failed.inc();
     }

@@ -1,5 +1,6 @@
-//! Master-key rotation: re-encrypts every stored device secret under the primary key of a key
-//! ring while servers holding the same ring keep verifying. docs/security.md has the operator
+//! Master-key rotation: re-encrypts every stored device secret, and every webhook signing
+//! secret, under the primary key of a key ring while servers holding the same ring keep
+//! verifying and delivering. docs/security.md has the operator
 //! procedure; `cloud-otp rotate-master-key` runs [`rotate_master_key`]. Its statements are in
 //! `storage/keys.rs`.
 
@@ -35,6 +36,14 @@ pub enum RotateError {
          command again"
     )]
     StillSealingWithOldKey(u64),
+    /// A stored webhook signing secret opens with no key of the ring.
+    #[error("the webhook secret of institution {tenant_id}: {source}")]
+    WebhookSecret {
+        /// The institution whose webhook secret could not be opened.
+        tenant_id: String,
+        /// Why.
+        source: CryptoError,
+    },
 }
 
 /// What a rotation did.
@@ -44,6 +53,8 @@ pub struct Rotation {
     pub resealed: u64,
     /// Secrets found already under the primary key on the first pass.
     pub already: u64,
+    /// Webhook signing secrets re-encrypted under the primary key.
+    pub webhook_secrets: u64,
 }
 
 /// Checks at startup that the database's secrets are sealed under a key of the ring (the
@@ -80,6 +91,7 @@ pub async fn rotate_master_key(
             report.already = already;
         }
         if resealed == 0 {
+            report.webhook_secrets = reseal_webhooks(storage, crypto).await?;
             return Ok(report);
         }
         report.resealed += resealed;
@@ -116,4 +128,27 @@ async fn reseal_all(storage: &Storage, crypto: &Crypto) -> Result<(u64, u64), Ro
         }
         resealed += storage.reseal(&changes).await?;
     }
+}
+
+/// Re-encrypts the webhook signing secrets not yet under the primary key (one row per
+/// institution with a webhook, so one page); returns how many were written. A secret set
+/// meanwhile by a server already sealing with the new key is left as it is.
+async fn reseal_webhooks(storage: &Storage, crypto: &Crypto) -> Result<u64, RotateError> {
+    let mut changes = Vec::new();
+    for (tenant_id, sealed) in storage.sealed_webhook_secrets().await? {
+        if crypto.is_sealed_with_primary(&sealed) {
+            continue;
+        }
+        let context = crate::webhooks::sealing_context(&tenant_id);
+        let secret =
+            crypto
+                .open_secret(&context, &sealed)
+                .map_err(|source| RotateError::WebhookSecret {
+                    tenant_id: tenant_id.clone(),
+                    source,
+                })?;
+        let new = crypto.seal_secret(&context, &secret);
+        changes.push((tenant_id, sealed, new));
+    }
+    Ok(storage.reseal_webhooks(&changes).await?)
 }

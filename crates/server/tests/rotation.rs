@@ -161,7 +161,8 @@ async fn rotation_keeps_every_device_working(backend: Backend) {
         rotation,
         Rotation {
             resealed: 3,
-            already: 1
+            already: 1,
+            webhook_secrets: 0,
         }
     );
     let again = rotate_master_key(&storage, &Crypto::with_others(&key(NEW), &[key(OLD)]))
@@ -171,7 +172,8 @@ async fn rotation_keeps_every_device_working(backend: Backend) {
         again,
         Rotation {
             resealed: 0,
-            already: 4
+            already: 4,
+            webhook_secrets: 0,
         },
         "a second run has nothing to do"
     );

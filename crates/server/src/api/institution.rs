@@ -1,6 +1,6 @@
 //! The institution endpoints, authorized by its API key: sessions, pass redemption, codes
 //! checked in its own field, activation codes, authenticator apps, its view of a user,
-//! unlock, device removal, erasure and the audit log.
+//! unlock, device removal, erasure, the webhook and the audit log.
 
 use axum::Json;
 use axum::extract::State;
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::refusals::device_view;
 use super::requests::{
     ActivationRequest, AuditQuery, AuthenticatorRequest, CheckRequest, SessionRequest,
-    SiteverifyRequest, UnlockRequest,
+    SiteverifyRequest, UnlockRequest, WebhookRequest,
 };
 use crate::AppState;
 use crate::clock::rfc3339;
@@ -172,6 +172,42 @@ pub async fn erase_user(
 ) -> ApiResult<StatusCode> {
     let now = state.now();
     state.services().erase_user(&tenant, &user, now).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /v1/webhook`: sets the institution's webhook; the answer carries the new signing
+/// secret, shown only this once.
+pub async fn put_webhook(
+    State(state): State<AppState>,
+    Institution(tenant): Institution,
+    ApiJson(req): ApiJson<WebhookRequest>,
+) -> ApiResult<Json<Value>> {
+    let url = req.parse()?;
+    let now = state.now();
+    let secret = state.services().set_webhook(&tenant, &url, now).await?;
+    Ok(Json(json!({ "url": url.as_str(), "secret": secret })))
+}
+
+/// `GET /v1/webhook`: the institution's webhook and its undelivered events.
+pub async fn get_webhook(
+    State(state): State<AppState>,
+    Institution(tenant): Institution,
+) -> ApiResult<Json<Value>> {
+    let (hook, stats) = state.services().webhook(&tenant).await?;
+    Ok(Json(json!({
+        "url": hook.as_ref().map(|h| h.url.as_str()),
+        "pending": stats.pending,
+        "dead": stats.dead,
+        "last_error": stats.last_error,
+    })))
+}
+
+/// `DELETE /v1/webhook`: removes the institution's webhook and its undelivered events.
+pub async fn delete_webhook(
+    State(state): State<AppState>,
+    Institution(tenant): Institution,
+) -> ApiResult<StatusCode> {
+    state.services().remove_webhook(&tenant).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -13,14 +13,14 @@ mod requests;
 pub use browser::{customer, register_device, status, time, verify};
 pub use health::{NotReady, READY_TIMEOUT, healthz, readyz};
 pub use institution::{
-    audit, authenticator, check, erase_user, issue_activation, open_session, remove_device,
-    siteverify, unlock, user,
+    audit, authenticator, check, delete_webhook, erase_user, get_webhook, issue_activation,
+    open_session, put_webhook, remove_device, siteverify, unlock, user,
 };
 pub use openapi::{OPENAPI_JSON, openapi};
 pub use requests::{
     ActivationRequest, AuditQuery, AuthenticatorRequest, CheckRequest, DeviceRequest, RequestBody,
     SessionRequest, SiteverifyRequest, StatusInput, StatusRequest, UnlockRequest, VerifyRequest,
-    parse_audit_query, parse_body,
+    WebhookRequest, parse_audit_query, parse_body,
 };
 
 use crate::AppState;

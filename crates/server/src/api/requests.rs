@@ -12,7 +12,7 @@ use crate::service::enrollment::{Authority, BrowserDevice, BrowserEnrollment};
 use crate::service::verification::WidgetCode;
 use crate::validate::{
     ActivationCode, CustomerCode, DeviceId, Fingerprint, IdempotencyKey, Label, OtpCode, Purpose,
-    Token, UserId, device_secret, key_proof,
+    Token, UserId, WebhookUrl, device_secret, key_proof,
 };
 
 /// A session token as the browser sends it: a malformed one is an unusable session.
@@ -238,6 +238,20 @@ impl UnlockRequest {
     }
 }
 
+/// `PUT /v1/webhook` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookRequest {
+    url: String,
+}
+
+impl WebhookRequest {
+    /// The receiver's URL, checked.
+    pub fn parse(&self) -> ApiResult<WebhookUrl> {
+        WebhookUrl::parse(&self.url).map_err(|e| ApiError::WebhookUrlRefused(e.0))
+    }
+}
+
 /// `GET /v1/audit` query.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -300,11 +314,13 @@ pub enum RequestBody {
     Authenticator,
     /// `POST /v1/users/{user_id}/unlock`.
     Unlock,
+    /// `PUT /v1/webhook`.
+    Webhook,
 }
 
 impl RequestBody {
     /// Every request body.
-    pub const ALL: [RequestBody; 9] = [
+    pub const ALL: [RequestBody; 10] = [
         RequestBody::Status,
         RequestBody::Devices,
         RequestBody::Verify,
@@ -314,6 +330,7 @@ impl RequestBody {
         RequestBody::Activation,
         RequestBody::Authenticator,
         RequestBody::Unlock,
+        RequestBody::Webhook,
     ];
 }
 
@@ -341,6 +358,7 @@ pub fn parse_body(kind: RequestBody, bytes: &[u8]) -> ApiResult<()> {
         RequestBody::Sessions => parse_json::<SessionRequest>(bytes)?.parse().map(drop),
         RequestBody::Siteverify => parse_json::<SiteverifyRequest>(bytes)?.parse().map(drop),
         RequestBody::Check => parse_json::<CheckRequest>(bytes)?.parse().map(drop),
+        RequestBody::Webhook => parse_json::<WebhookRequest>(bytes)?.parse().map(drop),
         // These bodies are optional: an empty one is the default (`OptionalJson`).
         RequestBody::Activation if !bytes.is_empty() => {
             parse_json::<ActivationRequest>(bytes).map(drop)

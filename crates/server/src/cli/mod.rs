@@ -478,10 +478,11 @@ async fn rotate(db: &Database) -> Result<(), CliError> {
     storage.close().await;
     let done = result?;
     say(&[format!(
-        "Re-encrypted {} device secrets under the new master key ({} already were). Servers \
+        "Re-encrypted {} device secrets under the new master key ({} already were) and {} \
+         webhook signing secrets. Servers \
          may drop the old key from {EXTRA_KEYS_ENV} once the activation codes issued before \
          now have expired (3 days) or been reissued.",
-        done.resealed, done.already
+        done.resealed, done.already, done.webhook_secrets
     )])
 }
 

@@ -178,8 +178,13 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
         tracing::info!(url = %format!("{}/metrics", public_url(addr)), "metrics");
     }
 
-    // Issue 18's background tasks (audit retention).
-    args.ops.spawn(&storage, Arc::new(SystemClock));
+    // Issue 18's background tasks (audit retention, webhook delivery).
+    args.ops.spawn(
+        &storage,
+        state.crypto.clone(),
+        state.metrics(),
+        Arc::new(SystemClock),
+    );
 
     // Installed before the URL is printed: from then on SIGHUP reloads the keys instead of
     // ending the process.

@@ -1,9 +1,10 @@
 //! Administration by the institution: its view of a user, lifting a suspension (docs/product.md
-//! rule 4), retiring a device, erasing a trainee, and reading its audit log.
+//! rule 4), retiring a device, erasing a trainee, its webhook, and reading its audit log.
 
 use super::{Refusal, ServiceResult, Services, UserStatus};
 use crate::storage::{AuditLine, DeviceRecord, Tenant};
-use crate::validate::UserId;
+use crate::storage::{WebhookRecord, WebhookStats};
+use crate::validate::{UserId, WebhookUrl};
 
 /// A user as the institution sees it.
 #[derive(Debug, Clone)]
@@ -91,6 +92,34 @@ impl Services<'_> {
         } else {
             Err(Refusal::UnknownUser)
         }
+    }
+
+    /// Sets the institution's webhook with a new signing secret, which is returned (and
+    /// shown only this once).
+    pub async fn set_webhook(
+        &self,
+        tenant: &Tenant,
+        url: &WebhookUrl,
+        now: i64,
+    ) -> ServiceResult<String> {
+        let crypto = self.crypto.current();
+        Ok(crate::webhooks::set(self.storage, &crypto, &tenant.id, url, now).await?)
+    }
+
+    /// Removes the institution's webhook and its undelivered events.
+    pub async fn remove_webhook(&self, tenant: &Tenant) -> ServiceResult<()> {
+        self.storage.delete_webhook(&tenant.id).await?;
+        Ok(())
+    }
+
+    /// The institution's webhook, if any, and the state of its outbox.
+    pub async fn webhook(
+        &self,
+        tenant: &Tenant,
+    ) -> ServiceResult<(Option<WebhookRecord>, WebhookStats)> {
+        let hook = self.storage.webhook(&tenant.id).await?;
+        let stats = self.storage.webhook_stats(&tenant.id).await?;
+        Ok((hook, stats))
     }
 
     /// The institution's audit events, oldest first.

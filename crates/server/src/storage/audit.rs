@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::Row;
 
-use super::{AuditEntry, AuditLine, Result, Storage, with_pool};
+use super::{AuditEntry, AuditLine, BeginWrite, Result, Storage, with_pool};
 use crate::ids::random_bytes;
 
 /// Orders audit ids written by this process within one millisecond.
@@ -53,8 +53,17 @@ impl_audit_row!(sqlx::postgres::PgRow);
 impl Storage {
     /// Appends one audit event.
     pub async fn audit(&self, event: &AuditEntry) -> Result<()> {
-        with_pool!(self, |pool| insert_audit!(pool, event))?;
-        Ok(())
+        if event.event.webhook_type(event.outcome).is_none() {
+            with_pool!(self, |pool| insert_audit!(pool, event))?;
+            return Ok(());
+        }
+        // A webhook event (a replay): the audit line and the outbox row in one transaction.
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            insert_audit!(&mut *tx, event)?;
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// A tenant's audit events at or after `since_ms`, oldest first, optionally of one user.
@@ -82,13 +91,15 @@ impl Storage {
     }
 }
 
-/// Inserts one audit event through an executor of either backend. A macro rather than a
-/// generic function: sqlx's generic executor bounds make the futures of the callers lose
-/// `Send`, which axum handlers need.
+/// Inserts one audit event through an executor of either backend, and the webhook outbox
+/// rows it is reported as (`insert_outbox!`; none for most events, which run no second
+/// statement). Callers pass a transaction when the event is a webhook event, so both commit
+/// together. A macro rather than a generic function: sqlx's generic executor bounds make the
+/// futures of the callers lose `Send`, which axum handlers need.
 macro_rules! insert_audit {
     ($executor:expr, $e:expr) => {{
         let e: &$crate::storage::AuditEntry = $e;
-        sqlx::query(
+        let audited = sqlx::query(
             "INSERT INTO audit_events (id, tenant_id, user_id, at_ms, event, outcome, device_label, detail) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -102,7 +113,11 @@ macro_rules! insert_audit {
         .bind(&e.detail)
         .execute($executor)
         .await
-        .map(drop)
+        .map(drop);
+        match audited {
+            Ok(()) => $crate::storage::webhooks::insert_outbox!($executor, e),
+            Err(e) => Err(e),
+        }
     }};
 }
 pub(super) use insert_audit;

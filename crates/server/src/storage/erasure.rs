@@ -8,7 +8,8 @@ use crate::audit::{AuditEvent, AuditOutcome};
 
 /// The tables that hold a user's rows, children before their parents (devices refer to
 /// users). Each has `tenant_id` and `user_id` columns.
-const USER_TABLES: [&str; 6] = [
+const USER_TABLES: [&str; 7] = [
+    "webhook_outbox",
     "devices",
     "sessions",
     "passes",
@@ -21,7 +22,7 @@ const USER_TABLES: [&str; 6] = [
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Erased {
     /// Rows removed from each of [`USER_TABLES`], in that order.
-    pub rows: [u64; 6],
+    pub rows: [u64; 7],
 }
 
 impl Erased {

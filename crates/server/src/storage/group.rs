@@ -4,6 +4,7 @@
 use sqlx::sqlite::SqliteConnection;
 
 use super::users::{state_from, step_to_db};
+use super::webhooks::outbox_rows;
 use super::{
     AuditEntry, Committed, DeviceRecord, Result, Storage, StorageError, UserRecord, VerifyCommit,
 };
@@ -29,6 +30,37 @@ const GROUP_READ_SQL: &str = "SELECT json_group_array(json_array(k.key, u.last_s
      LEFT JOIN devices d \
        ON d.tenant_id = u.tenant_id AND d.user_id = u.user_id AND d.retired_ms IS NULL";
 
+/// The start of [`GROUP_COMMIT_SQL`]: the checks still at their version, and their audit
+/// events.
+macro_rules! group_commit_head {
+    () => {
+        "BEGIN IMMEDIATE; \
+         SELECT json_group_array(v.key) FROM json_each($1) AS v \
+         JOIN users u ON u.tenant_id = v.value ->> 0 AND u.user_id = v.value ->> 1 \
+           AND u.version = v.value ->> 5; \
+         INSERT INTO audit_events \
+         (id, tenant_id, user_id, at_ms, event, outcome, device_label, detail) \
+         SELECT a.value ->> 0, a.value ->> 1, a.value ->> 2, a.value ->> 3, a.value ->> 4, \
+           a.value ->> 5, a.value ->> 6, a.value ->> 7 \
+         FROM json_each($2) AS a \
+         WHERE a.value ->> 8 IS NULL OR EXISTS (SELECT 1 FROM users u \
+           WHERE u.tenant_id = a.value ->> '$[8][0]' AND u.user_id = a.value ->> '$[8][1]' \
+             AND u.version = a.value ->> '$[8][2]'); "
+    };
+}
+
+/// The end of [`GROUP_COMMIT_SQL`]: the checks written.
+macro_rules! group_commit_tail {
+    () => {
+        "UPDATE users SET last_step = v.value ->> 2, failures = v.value ->> 3, \
+           locked = v.value ->> 4, version = users.version + 1 \
+         FROM json_each($1) AS v \
+         WHERE users.tenant_id = v.value ->> 0 AND users.user_id = v.value ->> 1 \
+           AND users.version = v.value ->> 5; \
+         COMMIT"
+    };
+}
+
 /// One transaction for a batch of checks given in `$1` as `[[tenant_id, user_id, last_step,
 /// failures, locked, expected_version], ...]` and audit events given in `$2` as `[[id,
 /// tenant_id, user_id, at_ms, event, outcome, device_label, detail, condition], ...]`.
@@ -39,24 +71,25 @@ const GROUP_READ_SQL: &str = "SELECT json_group_array(json_array(k.key, u.last_s
 /// the UPDATE then writes exactly those checks: all three test the same rows under the same
 /// write lock (BEGIN IMMEDIATE), so they agree. Events without a condition (null) are
 /// always written.
-const GROUP_COMMIT_SQL: &str = "BEGIN IMMEDIATE; \
-     SELECT json_group_array(v.key) FROM json_each($1) AS v \
-     JOIN users u ON u.tenant_id = v.value ->> 0 AND u.user_id = v.value ->> 1 \
-       AND u.version = v.value ->> 5; \
-     INSERT INTO audit_events \
-     (id, tenant_id, user_id, at_ms, event, outcome, device_label, detail) \
-     SELECT a.value ->> 0, a.value ->> 1, a.value ->> 2, a.value ->> 3, a.value ->> 4, \
-       a.value ->> 5, a.value ->> 6, a.value ->> 7 \
-     FROM json_each($2) AS a \
-     WHERE a.value ->> 8 IS NULL OR EXISTS (SELECT 1 FROM users u \
-       WHERE u.tenant_id = a.value ->> '$[8][0]' AND u.user_id = a.value ->> '$[8][1]' \
-         AND u.version = a.value ->> '$[8][2]'); \
-     UPDATE users SET last_step = v.value ->> 2, failures = v.value ->> 3, \
-       locked = v.value ->> 4, version = users.version + 1 \
-     FROM json_each($1) AS v \
-     WHERE users.tenant_id = v.value ->> 0 AND users.user_id = v.value ->> 1 \
-       AND users.version = v.value ->> 5; \
-     COMMIT";
+const GROUP_COMMIT_SQL: &str = concat!(group_commit_head!(), group_commit_tail!());
+
+/// [`GROUP_COMMIT_SQL`] with webhook outbox rows, given in `$3` as `[[id, tenant_id, user_id,
+/// event, body, created_ms, condition], ...]`, written under the same conditions as the audit
+/// events they come from, and only for institutions with a webhook. Used only for batches
+/// that hold such events (a lock, a replay), so other batches run no extra statement.
+const GROUP_COMMIT_OUTBOX_SQL: &str = concat!(
+    group_commit_head!(),
+    "INSERT INTO webhook_outbox \
+     (id, tenant_id, user_id, event, body, created_ms, attempts, next_attempt_ms, dead) \
+     SELECT o.value ->> 0, o.value ->> 1, o.value ->> 2, o.value ->> 3, o.value ->> 4, \
+       o.value ->> 5, 0, o.value ->> 5, FALSE \
+     FROM json_each($3) AS o \
+     WHERE EXISTS (SELECT 1 FROM webhooks w WHERE w.tenant_id = o.value ->> 1) \
+       AND (o.value ->> 6 IS NULL OR EXISTS (SELECT 1 FROM users u \
+         WHERE u.tenant_id = o.value ->> '$[6][0]' AND u.user_id = o.value ->> '$[6][1]' \
+           AND u.version = o.value ->> '$[6][2]')); ",
+    group_commit_tail!()
+);
 
 /// One user of [`GROUP_READ_SQL`]'s answer: the index of its key, its state, and its active
 /// device's columns (all null without one).
@@ -103,6 +136,17 @@ impl GroupUser {
 
 /// The condition of an audit event in [`GROUP_COMMIT_SQL`]: the check it belongs to.
 type Condition<'a> = Option<(&'a str, &'a str, i64)>;
+
+/// One outbox row as [`GROUP_COMMIT_OUTBOX_SQL`] takes it.
+type OutboxJson<'a> = (
+    String,
+    String,
+    String,
+    &'static str,
+    String,
+    i64,
+    Condition<'a>,
+);
 
 /// One audit event as [`GROUP_COMMIT_SQL`] takes it.
 type AuditRow<'a> = (
@@ -179,12 +223,15 @@ impl Storage {
         if checks.is_empty() && audits.is_empty() {
             return Ok(Vec::new());
         }
-        let (rows, events) = commit_params(checks, audits)?;
-        let answer: Vec<String> = sqlx::query_scalar(GROUP_COMMIT_SQL)
-            .bind(rows)
-            .bind(events)
-            .fetch_all(&mut *conn)
-            .await?;
+        let (rows, events, outbox) = commit_params(checks, audits)?;
+        let query = match outbox {
+            None => sqlx::query_scalar(GROUP_COMMIT_SQL).bind(rows).bind(events),
+            Some(outbox) => sqlx::query_scalar(GROUP_COMMIT_OUTBOX_SQL)
+                .bind(rows)
+                .bind(events)
+                .bind(outbox),
+        };
+        let answer: Vec<String> = query.fetch_all(&mut *conn).await?;
         let written: Vec<usize> = match answer.as_slice() {
             [one] => serde_json::from_str(one).map_err(|_| StorageError::Corrupt("written"))?,
             _ => return Err(StorageError::Corrupt("written")),
@@ -199,14 +246,16 @@ impl Storage {
     }
 }
 
-/// The two JSON parameters of a group commit, on either backend: the checks as
-/// `[[tenant_id, user_id, last_step, failures, locked, expected_version], ...]` and every
-/// audit event (each check's, conditioned on it, then the lone ones) as
-/// `[[id, tenant_id, user_id, at_ms, event, outcome, device_label, detail, condition], ...]`.
+/// The JSON parameters of a group commit, on either backend: the checks as
+/// `[[tenant_id, user_id, last_step, failures, locked, expected_version], ...]`, every audit
+/// event (each check's, conditioned on it, then the lone ones) as
+/// `[[id, tenant_id, user_id, at_ms, event, outcome, device_label, detail, condition], ...]`,
+/// and the webhook outbox rows of those events as `[[id, tenant_id, user_id, event, body,
+/// created_ms, condition], ...]`, `None` when there are none (most batches).
 pub(super) fn commit_params(
     checks: &[VerifyCommit],
     audits: &[AuditEntry],
-) -> Result<(String, String)> {
+) -> Result<(String, String, Option<String>)> {
     let rows: Vec<_> = checks
         .iter()
         .map(|c| {
@@ -220,13 +269,30 @@ pub(super) fn commit_params(
             )
         })
         .collect();
-    let events: Vec<AuditRow<'_>> = checks
-        .iter()
-        .flat_map(|c| {
-            let condition = Some((c.tenant_id.as_str(), c.user_id.as_str(), c.expected_version));
-            c.audit.iter().map(move |e| audit_row(e, condition))
-        })
-        .chain(audits.iter().map(|e| audit_row(e, None)))
+    let conditioned = || {
+        checks
+            .iter()
+            .flat_map(|c| {
+                let condition =
+                    Some((c.tenant_id.as_str(), c.user_id.as_str(), c.expected_version));
+                c.audit.iter().map(move |e| (e, condition))
+            })
+            .chain(audits.iter().map(|e| (e, None)))
+    };
+    let events: Vec<AuditRow<'_>> = conditioned()
+        .map(|(e, condition)| audit_row(e, condition))
         .collect();
-    Ok((to_json(&rows)?, to_json(&events)?))
+    let outbox: Vec<OutboxJson<'_>> = conditioned()
+        .flat_map(|(e, condition)| {
+            outbox_rows(e)
+                .into_iter()
+                .map(move |(id, t, u, kind, body, at)| (id, t, u, kind, body, at, condition))
+        })
+        .collect();
+    let outbox = if outbox.is_empty() {
+        None
+    } else {
+        Some(to_json(&outbox)?)
+    };
+    Ok((to_json(&rows)?, to_json(&events)?, outbox))
 }

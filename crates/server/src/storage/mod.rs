@@ -5,11 +5,11 @@
 //! Every SQL statement of the server lives in this folder, one file per table family:
 //! `tenants` (tenants and origins), `sessions` (sessions and passes), `users` (users and
 //! devices, and the verification write), `activations`, `audit`, `erasure` (erasing a
-//! trainee), `retention` (audit retention and export), `keys` (the key check and the
-//! re-encryption of secrets); `records` holds the row types, `sqlite` the SQLite-specific
-//! setup (pragmas, file modes, the WAL checkpointer), `backup` its online copy (`VACUUM
-//! INTO`), `group` and `batch` the group read and group commit of verifications on SQLite.
-//! This file opens and migrates the database.
+//! trainee), `retention` (audit retention and export), `webhooks` (webhooks and their
+//! outbox), `keys` (the key check and the re-encryption of secrets); `records` holds the row
+//! types, `sqlite` the SQLite-specific setup (pragmas, file modes, the WAL checkpointer),
+//! `backup` its online copy (`VACUUM INTO`), `group` and `batch` the group read and group
+//! commit of verifications on SQLite. This file opens and migrates the database.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -35,6 +35,7 @@ mod sessions;
 mod sqlite;
 mod tenants;
 mod users;
+mod webhooks;
 
 pub use crate::data_dir::create_private_dir;
 pub use backup::BackupError;
@@ -45,6 +46,7 @@ pub use records::{
     VerifyCommit,
 };
 pub use retention::AuditPage;
+pub use webhooks::{OutboxItem, WebhookRecord, WebhookStats};
 
 /// The name of the SQLite file in the data directory.
 pub const SQLITE_FILE: &str = "cloud-otp.db";
@@ -162,6 +164,13 @@ impl MigrationSource<'static> for Migrations {
                     Cow::Borrowed("audit retention"),
                     MigrationType::Simple,
                     Cow::Borrowed(include_str!("../../migrations/0003_audit_retention.sql")),
+                    false,
+                ),
+                Migration::new(
+                    4,
+                    Cow::Borrowed("webhooks"),
+                    MigrationType::Simple,
+                    Cow::Borrowed(include_str!("../../migrations/0004_webhooks.sql")),
                     false,
                 ),
                 Migration::new(

@@ -7,7 +7,7 @@
 //! Here a whole batch is one round trip each way, and the commit is one statement: data-
 //! modifying CTEs run as one statement, atomic and under one snapshot, so the audit events
 //! can be written for exactly the checks whose compare-and-set succeeded (the UPDATE's
-//! RETURNING). Several server processes may share the database: each check's UPDATE still
+//! RETURNING), and the webhook outbox rows with them. Several server processes may share the database: each check's UPDATE still
 //! tests the user's version under the row lock (READ COMMITTED re-checks the condition on
 //! the newest row), so a check that another process got to first is a conflict, decided
 //! again, as one by one. Two processes' batches can deadlock on the same users; PostgreSQL
@@ -31,7 +31,10 @@ const GROUP_READ_SQL: &str = "SELECT k.i - 1 AS idx, u.last_step, u.failures, u.
 /// Checks in `$1` as `[[tenant_id, user_id, last_step, failures, locked, expected_version],
 /// ...]`, audit events in `$2` as `[[id, tenant_id, user_id, at_ms, event, outcome,
 /// device_label, detail, condition], ...]`, a condition being `[tenant_id, user_id,
-/// expected_version]` or null. Answers the indexes of the checks written.
+/// expected_version]` or null, and webhook outbox rows in `$3` as `[[id, tenant_id, user_id,
+/// event, body, created_ms, condition], ...]`, written under the same condition as the events
+/// they come from and only for institutions with a webhook. Answers the indexes of the
+/// checks written.
 const GROUP_COMMIT_SQL: &str = "WITH v AS ( \
        SELECT a.i - 1 AS idx, a.x ->> 0 AS t, a.x ->> 1 AS u, (a.x ->> 2)::bigint AS last_step, \
          (a.x ->> 3)::bigint AS failures, (a.x ->> 4)::boolean AS locked, \
@@ -50,7 +53,17 @@ const GROUP_COMMIT_SQL: &str = "WITH v AS ( \
        FROM json_array_elements($2::json) AS e(x) \
        WHERE json_typeof(e.x -> 8) = 'null' OR EXISTS (SELECT 1 FROM upd \
          WHERE upd.t = e.x -> 8 ->> 0 AND upd.u = e.x -> 8 ->> 1 \
-           AND upd.ver = (e.x -> 8 ->> 2)::bigint)) \
+           AND upd.ver = (e.x -> 8 ->> 2)::bigint)), \
+     outbox AS ( \
+       INSERT INTO webhook_outbox \
+         (id, tenant_id, user_id, event, body, created_ms, attempts, next_attempt_ms, dead) \
+       SELECT o.x ->> 0, o.x ->> 1, o.x ->> 2, o.x ->> 3, o.x ->> 4, (o.x ->> 5)::bigint, 0, \
+         (o.x ->> 5)::bigint, FALSE \
+       FROM json_array_elements($3::json) AS o(x) \
+       WHERE EXISTS (SELECT 1 FROM webhooks w WHERE w.tenant_id = o.x ->> 1) \
+         AND (json_typeof(o.x -> 6) = 'null' OR EXISTS (SELECT 1 FROM upd \
+           WHERE upd.t = o.x -> 6 ->> 0 AND upd.u = o.x -> 6 ->> 1 \
+             AND upd.ver = (o.x -> 6 ->> 2)::bigint))) \
      SELECT idx FROM upd";
 
 impl Storage {
@@ -100,10 +113,11 @@ impl Storage {
         if checks.is_empty() && audits.is_empty() {
             return Ok(Vec::new());
         }
-        let (rows, events) = super::group::commit_params(checks, audits)?;
+        let (rows, events, outbox) = super::group::commit_params(checks, audits)?;
         let written: Vec<i64> = sqlx::query_scalar(GROUP_COMMIT_SQL)
             .bind(rows)
             .bind(events)
+            .bind(outbox.unwrap_or_else(|| "[]".to_owned()))
             .fetch_all(pool)
             .await?;
         let mut out = vec![Committed::Conflict; checks.len()];

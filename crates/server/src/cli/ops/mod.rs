@@ -1,17 +1,24 @@
 //! The operations commands of the `cloud-otp` binary: `user erase` (`erase`), `backup`
-//! (`backup`), `audit export` and `tenant audit-retention` (`audit`), and the `serve` options
-//! of the background tasks (audit retention). `cli/mod.rs` flattens these commands into its
+//! (`backup`), `audit export` and `tenant audit-retention` (`audit`), `webhook ...`
+//! (`webhook`), and the `serve` options of the background tasks (audit retention, webhook
+//! delivery). `cli/mod.rs` flattens these commands into its
 //! own and passes the data directory; their errors (`OpsError`) carry their own exit statuses.
 
 mod audit;
 mod backup;
 mod erase;
+mod webhook;
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use clap::{Args, Subcommand};
 
+use crate::clock::Clock;
+use crate::crypto::SharedCrypto;
+use crate::metrics::Metrics;
 use crate::storage::{Storage, StorageError, Tenant};
 use crate::validate::{CustomerCode, Invalid};
 
@@ -33,6 +40,9 @@ pub enum TopOps {
     /// Reads an institution's audit log.
     #[command(subcommand)]
     Audit(AuditOps),
+    /// Manages an institution's signed webhook: set, show, rotate-secret, remove, retry.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
 }
 
 /// `audit ...`.
@@ -58,19 +68,46 @@ pub struct ServeOps {
     /// an institution's own setting (`tenant audit-retention`) comes first.
     #[arg(long, env = "CLOUD_OTP_AUDIT_RETENTION_DAYS", default_value_t = 0)]
     audit_retention_days: u32,
+    /// Seconds one webhook delivery attempt may take (connecting, sending, the answer); a
+    /// receiver that does not answer in time is tried again later.
+    #[arg(long, env = "CLOUD_OTP_WEBHOOK_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    webhook_timeout: u64,
 }
 
 impl ServeOps {
-    /// Starts the background tasks on the server's database and clock.
-    pub fn spawn(&self, storage: &Storage, clock: std::sync::Arc<dyn crate::clock::Clock>) {
+    /// Starts the background tasks on the server's database, keys, metrics and clock.
+    pub fn spawn(
+        &self,
+        storage: &Storage,
+        crypto: Arc<SharedCrypto>,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
+    ) {
         let retention = crate::retention::Retention::new(self.audit_retention_days);
-        tokio::spawn(crate::retention::run(storage.clone(), clock, retention));
+        tokio::spawn(crate::retention::run(
+            storage.clone(),
+            clock.clone(),
+            retention,
+        ));
+        let delivery = crate::webhooks::Delivery {
+            timeout: std::time::Duration::from_secs(self.webhook_timeout),
+            ..crate::webhooks::Delivery::default()
+        };
+        let worker = crate::webhooks::Worker {
+            storage: storage.clone(),
+            crypto,
+            metrics,
+            clock,
+            delivery,
+        };
+        tokio::spawn(worker.run());
     }
 }
 
 /// Where a command finds the institution and the database.
 #[derive(Debug, Args)]
-struct Target {
+pub(in crate::cli) struct Target {
     /// The institution's customer code.
     #[arg(long, visible_alias = "tenant")]
     customer_code: String,
@@ -80,7 +117,7 @@ struct Target {
 
 /// The database option, as the other commands read it.
 #[derive(Debug, Args)]
-struct DbArg {
+pub(in crate::cli) struct DbArg {
     /// Database URL (sqlite:PATH or postgres://...); default: the SQLite file in
     /// CLOUD_OTP_DATA_DIR (./data).
     #[arg(long, env = "CLOUD_OTP_DATABASE")]
@@ -138,6 +175,7 @@ pub async fn run_top(command: TopOps, data_dir: &Path) -> Result<(), OpsError> {
     match command {
         TopOps::Backup(args) => backup::run(args, data_dir).await,
         TopOps::Audit(AuditOps::Export(args)) => audit::export(args, data_dir).await,
+        TopOps::Webhook(command) => webhook::run(command, data_dir).await,
     }
 }
 
