@@ -471,6 +471,8 @@ for (const engine of engines) {
           const verified = await institution('/v1/siteverify', { pass: await device.eval(() => window.__pass) });
           assert.equal(verified.success, true, JSON.stringify(verified));
           assert.equal(verified.user_id, user);
+          // Every engine sends the page's origin with the code, and siteverify names it.
+          assert.equal(verified.origin, siteOrigin);
         } finally {
           await device.close();
         }
