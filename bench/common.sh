@@ -80,6 +80,23 @@ pg_start() {
   PG_URL="postgres://cloudotp@127.0.0.1:$port/postgres"
 }
 
+# pg_start_kept DIR PORT: like pg_start, but keeps the cluster in DIR for later runs (the
+# databases of 10^6 users that bench/growth.sh and bench/soak.sh build once).
+pg_start_kept() {
+  local dir=$1 port=$2
+  [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL not found under /usr/lib/postgresql" >&2; exit 1; }
+  if [ ! -s "$dir/data/PG_VERSION" ]; then
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir"
+    "${AS_PG[@]}" "$PG_BIN/initdb" -D "$dir/data" -A trust -U cloudotp >/dev/null
+  fi
+  "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -o "-k $dir -h 127.0.0.1 -p $port" \
+    -l "$dir/log" -w start >/dev/null
+  PG_DIRS+=("$dir")
+  PG_URL="postgres://cloudotp@127.0.0.1:$port/postgres"
+}
+
 # target NAME KIND PORT ACCOUNTS PID [KEY]: one line of a targets file.
 target() {
   printf '{"name":"%s","kind":"%s","addr":"127.0.0.1:%s","accounts":"%s","pid":%s%s}\n' \

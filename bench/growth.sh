@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Part 4 of docs/benchmarks.md: how /v1/check cost grows with the number of enrolled users,
-# 10^3, 10^5 and 10^6, on SQLite, at 64 connections, through the real server.
+# 10^3, 10^5 and 10^6 (BENCH_SIZES), at 64 connections, through the real server, on SQLite or
+# with BENCH_BACKEND=postgres on PostgreSQL (one kept cluster per size).
 # Users are enrolled straight through the server's storage code (`cloud-otp-bench
 # enroll-direct`: the same Storage::register_device call, rows and sealed secrets as
 # POST /v1/users/{id}/authenticator, without HTTP); the databases are kept in
@@ -13,7 +14,10 @@
 source "$(dirname "$0")/common.sh"
 
 sizes=${BENCH_SIZES:-1000 100000 1000000}
+backend=${BENCH_BACKEND:-sqlite}
+case $backend in sqlite | postgres) ;; *) echo "BENCH_BACKEND must be sqlite or postgres" >&2; exit 2 ;; esac
 out=$RUN/growth
+[ "$backend" = postgres ] && out=$RUN/growth-postgres
 mkdir -p "$out"
 rm -f "$out"/*.jsonl "$out"/*.md
 
@@ -21,24 +25,35 @@ build
 port=18100
 : >"$out/bursts.targets"
 : >"$out/sustained.targets"
+pg_port=15460
 for n in $sizes; do
   dir=$out/users-$n
+  db=
+  dbarg=()
+  if [ "$backend" = postgres ]; then
+    [ "${BENCH_FRESH:-0}" = 1 ] && rm -rf "$dir"
+    pg_start_kept "$dir/pg" "$pg_port"
+    pg_port=$((pg_port + 1))
+    db=$PG_URL
+    dbarg=(--database "$db")
+  fi
   if [ "${BENCH_FRESH:-0}" = 1 ] || [ ! -s "$dir/users.tsv" ]; then
-    rm -rf "$dir"
+    rm -rf "$dir/data" "$dir/key" "$dir/users.tsv"
     mkdir -p "$dir"
     export CLOUD_OTP_DATA_DIR=$dir/data
-    "$BIN/cloud-otp" tenant create --name Bench --customer-code 4242 | tail -n1 >"$dir/key"
+    "$BIN/cloud-otp" tenant create --name Bench --customer-code 4242 "${dbarg[@]}" | tail -n1 >"$dir/key"
     say "enrolling $n users directly (once; kept for later runs)"
     start=$(date +%s)
-    "$BIN/cloud-otp-bench" enroll-direct --data-dir "$dir/data" --customer-code 4242 \
+    "$BIN/cloud-otp-bench" enroll-direct "${dbarg[@]}" --data-dir "$dir/data" --customer-code 4242 \
       --count "$n" --out "$dir/users.tsv.part"
     mv "$dir/users.tsv.part" "$dir/users.tsv"
     echo "enrolled $n users in $(($(date +%s) - start)) s" | tee "$dir/enrolled.txt" >&2
   fi
-  start_cloud_otp "$dir" "$port" ""
-  target "cloud-otp (SQLite, $n users)" cloud-otp "$port" "$dir/users.tsv" "$SERVER_PID" "$KEY" >>"$out/bursts.targets"
+  start_cloud_otp "$dir" "$port" "$db"
+  name="cloud-otp ($backend, $n users)"
+  target "$name" cloud-otp "$port" "$dir/users.tsv" "$SERVER_PID" "$KEY" >>"$out/bursts.targets"
   if [ "$n" -ge 100000 ]; then
-    target "cloud-otp (SQLite, $n users)" cloud-otp "$port" "$dir/users.tsv" "$SERVER_PID" "$KEY" >>"$out/sustained.targets"
+    target "$name" cloud-otp "$port" "$dir/users.tsv" "$SERVER_PID" "$KEY" >>"$out/sustained.targets"
   fi
   port=$((port + 1))
 done

@@ -122,6 +122,9 @@ enum Command {
         /// Results file (JSON lines), appended to.
         #[arg(long)]
         out: PathBuf,
+        /// Record the server's resident memory once a second (for soaks).
+        #[arg(long)]
+        sample_rss: bool,
     },
     /// Prints the Markdown tables of a results file.
     Report {
@@ -134,6 +137,10 @@ enum Command {
         /// fraction of it, repetition by repetition.
         #[arg(long)]
         floor: Option<String>,
+        /// Also print how the server's memory moved over each point (points run with
+        /// --sample-rss).
+        #[arg(long)]
+        soak: bool,
     },
 }
 
@@ -220,6 +227,7 @@ async fn execute(command: Command) -> Result<(), Error> {
             wrong_every,
             timeout,
             out,
+            sample_rss,
         } => {
             let targets = read_targets(&targets)?;
             let mut accounts = Vec::new();
@@ -254,6 +262,7 @@ async fn execute(command: Command) -> Result<(), Error> {
                             max_requests,
                             wrong_every,
                             timeout: secs(timeout),
+                            sample_rss,
                         };
                         let rate = best_rate.get(&i).copied().unwrap_or(0.0);
                         let need =
@@ -304,6 +313,7 @@ async fn execute(command: Command) -> Result<(), Error> {
             results,
             baseline,
             floor,
+            soak,
         } => {
             let text = std::fs::read_to_string(&results)?;
             let points = text
@@ -316,6 +326,9 @@ async fn execute(command: Command) -> Result<(), Error> {
             write!(stdout, "{}", report::markdown(&points, baseline.as_deref()))?;
             if let Some(floor) = floor {
                 write!(stdout, "{}", report::against_floor(&points, &floor))?;
+            }
+            if soak {
+                write!(stdout, "{}", report::soak(&points))?;
             }
             Ok(())
         }

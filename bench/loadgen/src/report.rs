@@ -155,7 +155,7 @@ pub fn markdown(points: &[Point], baseline: Option<&str>) -> String {
 ///     target: target.into(), rep: 1, connections: 64, accounts: 10, secs: 10.0,
 ///     requests: 0, accepted: 0, rejected: 0, replayed: 0, unexpected: 0, locked: 0,
 ///     errors: 0, exhausted: false, rps, accepted_per_s: rps, p50_ms: 1.0, p99_ms: p99,
-///     max_ms: 9.0, rss_mib: 1.0, server_cpu: 1.0, client_cpu: 1.0, at: 0,
+///     max_ms: 9.0, rss_mib: 1.0, server_cpu: 1.0, client_cpu: 1.0, at: 0, rss_per_s: vec![],
 /// };
 /// let table = against_floor(&[p("floor", 20000.0, 2.0), p("sqlite", 12000.0, 5.0)], "floor");
 /// assert!(table.contains("| sqlite | 64 | 0.60 (0.60-0.60) | 2.50 (2.50-2.50)x |"), "{table}");
@@ -192,6 +192,53 @@ pub fn against_floor(points: &[Point], floor: &str) -> String {
             "| {target} | {conns} | {} | {}x |",
             cell(spread(&rate)),
             cell(spread(&p99))
+        );
+    }
+    out
+}
+
+/// How the server's memory moved over each point run with `--sample-rss`: the median of the
+/// first and of the last minute, the largest sample, and the change from first to last
+/// minute. A flat soak changes by a few percent; a leak grows steadily.
+///
+/// ```
+/// use cloud_otp_bench::report::soak;
+/// use cloud_otp_bench::run::Point;
+/// let mut rss: Vec<f64> = vec![20.0; 60];
+/// rss.extend(vec![22.0; 60]);
+/// let p = Point {
+///     target: "sqlite".into(), rep: 1, connections: 64, accounts: 10, secs: 120.0,
+///     requests: 0, accepted: 0, rejected: 0, replayed: 0, unexpected: 0, locked: 0,
+///     errors: 0, exhausted: false, rps: 1.0, accepted_per_s: 1.0, p50_ms: 1.0, p99_ms: 1.0,
+///     max_ms: 9.0, rss_mib: 22.0, server_cpu: 1.0, client_cpu: 1.0, at: 0, rss_per_s: rss,
+/// };
+/// let table = soak(&[p]);
+/// assert!(table.contains("| sqlite | 64 | 2.0 | 20.0 | 22.0 | 22.0 | +10.0% |"), "{table}");
+/// ```
+pub fn soak(points: &[Point]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n| target | conns | minutes | RSS MiB, first minute (median) | last minute (median) | largest | change |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    for p in points.iter().filter(|p| !p.rss_per_s.is_empty()) {
+        let samples = &p.rss_per_s;
+        let minute = samples.len().min(60);
+        let first = spread(&samples[..minute]).map_or(0.0, |s| s.median);
+        let last = spread(&samples[samples.len() - minute..]).map_or(0.0, |s| s.median);
+        let largest = samples.iter().copied().fold(0.0, f64::max);
+        let change = if first > 0.0 {
+            (last - first) / first * 100.0
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} | {first:.1} | {last:.1} | {largest:.1} | {change:+.1}% |",
+            p.target,
+            p.connections,
+            samples.len() as f64 / 60.0,
         );
     }
     out

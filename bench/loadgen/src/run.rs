@@ -158,6 +158,8 @@ pub struct PointSpec {
     pub wrong_every: u64,
     /// Time limit of one request.
     pub timeout: Duration,
+    /// Record the server's resident memory once a second ([`Point::rss_per_s`]), for soaks.
+    pub sample_rss: bool,
 }
 
 /// The result of one point, one line of the results file.
@@ -207,6 +209,10 @@ pub struct Point {
     pub client_cpu: f64,
     /// When the point ended, Unix seconds.
     pub at: u64,
+    /// The server's resident memory, MiB, once a second of the measured time (only when
+    /// [`PointSpec::sample_rss`] is set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rss_per_s: Vec<f64>,
 }
 
 #[derive(Debug, Default)]
@@ -420,9 +426,15 @@ pub async fn point(
     let client_ticks0 = cpu_ticks(std::process::id());
     let measure_start = Instant::now();
     let mut rss_max = 0u64;
+    let mut rss_per_s = Vec::new();
+    let mut next_sample = measure_start;
     while !shared.stop.load(Ordering::Relaxed) && measure_start.elapsed() < spec.duration {
         let (rss, _) = tree_usage(target.pid);
         rss_max = rss_max.max(rss);
+        if spec.sample_rss && Instant::now() >= next_sample {
+            rss_per_s.push(rss as f64 / 1024.0);
+            next_sample += Duration::from_secs(1);
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // CPU over the measured time only, not the tail of answers still in flight.
@@ -476,6 +488,7 @@ pub async fn point(
         server_cpu: server_ticks1.saturating_sub(server_ticks0) as f64 / TICKS_PER_SEC / cpu_secs,
         client_cpu: client_ticks1.saturating_sub(client_ticks0) as f64 / TICKS_PER_SEC / cpu_secs,
         at: unix_secs(),
+        rss_per_s,
     })
 }
 
