@@ -35,7 +35,8 @@ pub enum ApiError {
     #[error("the proof does not match the key: this browser did not keep the key it sent")]
     InvalidProof,
     /// 400 webhook_url_refused: the webhook URL is not one this server delivers to (not
-    /// `http://`, `https://` for want of a TLS client, a public host, credentials in it).
+    /// `https://` or `http://`, `http://` to a public host, a link-local host, credentials in
+    /// it).
     #[error("{0}")]
     WebhookUrlRefused(&'static str),
     /// 401 unauthorized: missing or wrong API key.

@@ -13,7 +13,8 @@
 //! `cloud-otp` binary: `cli/serve.rs` starts the server, `cli/ops/` holds erasure, backup,
 //! audit export and the webhook commands), `retention` (old audit events deleted in the
 //! background), `test_mode` (what test institutions answer), `webhooks` (signed webhooks: the
-//! secret, the signature, the delivery worker).
+//! secret, the signature, the delivery worker and its HTTPS client), `webhook_url` (which
+//! receiver URLs are accepted).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,6 +51,7 @@ pub mod statics;
 pub mod storage;
 pub mod test_mode;
 pub mod validate;
+pub mod webhook_url;
 pub mod webhooks;
 
 use clock::Clock;

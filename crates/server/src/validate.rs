@@ -5,6 +5,9 @@ use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use cloud_otp_core::{Digits, Secret};
 
+/// The webhook receiver's URL, checked in its own module (`webhook_url`).
+pub use crate::webhook_url::WebhookUrl;
+
 /// Why a field was refused: a fixed, human-readable sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -455,90 +458,6 @@ impl Origin {
         } else {
             Err(BAD)
         }
-    }
-}
-
-/// An institution's webhook receiver: an absolute `http://` URL, at most 2,048 characters,
-/// without a user name or password (they would be secrets kept in clear), whose host is on
-/// the operator's side of the network: a loopback or private address (127.0.0.0/8, 10/8,
-/// 172.16/12, 192.168/16, ::1, fc00::/7), `localhost`, or a name under `.internal`,
-/// `.localhost` or `.home.arpa`. The server has no TLS client (deny.toml's license policy
-/// admits none, docs/operations.md "Webhooks"), so `https://` is refused, and so are public
-/// hosts, which events would reach in clear: an institution's receiver elsewhere is reached
-/// through a TLS-adding relay that the operator runs on such an address. Link-local
-/// addresses (169.254/16, fe80::/10: cloud metadata services) are refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WebhookUrl(String);
-
-impl WebhookUrl {
-    /// Checks a webhook URL.
-    ///
-    /// ```
-    /// use cloud_otp_server::validate::WebhookUrl;
-    /// assert_eq!(WebhookUrl::parse("http://127.0.0.1:9000/hooks").unwrap().as_str(), "http://127.0.0.1:9000/hooks");
-    /// assert!(WebhookUrl::parse("http://relay.internal:8000/x").is_ok());
-    /// assert!(WebhookUrl::parse("http://10.1.2.3/x").is_ok());
-    /// assert!(WebhookUrl::parse("file:///etc/passwd").is_err());
-    /// assert!(WebhookUrl::parse("http://user:pw@127.0.0.1/").is_err());
-    /// assert!(WebhookUrl::parse("https://example.org/").is_err());
-    /// assert!(WebhookUrl::parse("http://example.org/").is_err());
-    /// assert!(WebhookUrl::parse("http://169.254.169.254/latest").is_err());
-    /// ```
-    pub fn parse(text: &str) -> Result<Self, Invalid> {
-        if text.len() > 2048 {
-            return Err(Invalid("the webhook URL is longer than 2048 characters"));
-        }
-        let url = reqwest::Url::parse(text)
-            .map_err(|_| Invalid("the webhook URL must be an absolute http:// URL"))?;
-        match url.scheme() {
-            "http" => {}
-            "https" => {
-                return Err(Invalid(
-                    "https:// webhook URLs are not supported: this server has no TLS client; \
-                     register the http:// URL of a TLS-adding relay on a loopback or private \
-                     address (docs/operations.md, Webhooks)",
-                ));
-            }
-            _ => return Err(Invalid("the webhook URL must be an absolute http:// URL")),
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(Invalid(
-                "the webhook URL must not carry a user name or password",
-            ));
-        }
-        let host = url.host_str().unwrap_or_default();
-        if host.is_empty() {
-            return Err(Invalid("the webhook URL has no host"));
-        }
-        let literal = host.trim_start_matches('[').trim_end_matches(']');
-        let on_our_side = match literal.parse::<std::net::IpAddr>() {
-            Ok(std::net::IpAddr::V4(ip)) => {
-                (ip.is_loopback() || ip.is_private()) && !ip.is_link_local()
-            }
-            Ok(std::net::IpAddr::V6(ip)) => {
-                ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00
-            }
-            Err(_) => {
-                let name = host.trim_end_matches('.').to_ascii_lowercase();
-                name == "localhost"
-                    || [".localhost", ".internal", ".home.arpa"]
-                        .iter()
-                        .any(|suffix| name.len() > suffix.len() && name.ends_with(suffix))
-            }
-        };
-        if !on_our_side {
-            return Err(Invalid(
-                "an http:// webhook URL must name a loopback or private address, localhost, \
-                 or a .internal name: events would cross other networks in clear; run a \
-                 TLS-adding relay there (docs/operations.md, Webhooks)",
-            ));
-        }
-        Ok(WebhookUrl(url.to_string()))
-    }
-
-    /// The URL.
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 

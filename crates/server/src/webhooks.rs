@@ -5,6 +5,10 @@
 //! of its own: a slow or dead receiver delays only its events, never a verification nor
 //! another institution's events. Failed attempts are retried with exponential backoff (capped),
 //! then the event is dead: kept for the operator to see and retry, deleted after a retention.
+//!
+//! Receivers are reached over HTTPS (rustls on ring; certificates verified against the
+//! operating system's roots and the operator's `--webhook-ca-file`, [`Roots`]) or, on the
+//! operator's own network, plain HTTP ([`WebhookUrl`]). Redirects are never followed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +81,69 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &str) -> String {
     mac.update(b".");
     mac.update(body.as_bytes());
     format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The extra roots the sender trusts besides the operating system's: those of
+/// `serve --webhook-ca-file` (an operator's private CA). Empty by default.
+#[derive(Clone, Default)]
+pub struct Roots(Vec<reqwest::Certificate>);
+
+impl std::fmt::Debug for Roots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Roots({} extra)", self.0.len())
+    }
+}
+
+impl Roots {
+    /// Roots from PEM text: one or more `CERTIFICATE` blocks (other blocks are skipped). The
+    /// error says what is wrong with the text, never its content.
+    pub fn from_pem(pem: &[u8]) -> Result<Roots, String> {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|_| "it is not valid PEM".to_owned())?;
+        if certs.is_empty() {
+            return Err("it holds no PEM CERTIFICATE block".into());
+        }
+        let roots = Roots(certs);
+        // Each certificate is parsed when a client is built: a block that is not an X.509
+        // certificate fails here, not at the first delivery.
+        client(Duration::from_secs(10), &roots)
+            .map_err(|_| "a CERTIFICATE block in it is not a valid X.509 certificate".to_owned())?;
+        Ok(roots)
+    }
+
+    /// Roots from a PEM file; the error names the file and what is wrong.
+    pub fn from_pem_file(path: &std::path::Path) -> Result<Roots, String> {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("cannot read the webhook CA file {}: {e}", path.display()))?;
+        Roots::from_pem(&pem)
+            .map_err(|e| format!("the webhook CA file {} is unusable: {e}", path.display()))
+    }
+
+    /// How many extra roots there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none (only the operating system's roots are trusted).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The sender's HTTP client: HTTPS with verified certificates (the operating system's roots
+/// and `roots`), HTTP/1.1, no redirects, no proxy, `timeout` for connecting and for the whole
+/// attempt.
+pub fn client(timeout: Duration, roots: &Roots) -> Result<reqwest::Client, reqwest::Error> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .tls_built_in_native_certs(true);
+    for cert in &roots.0 {
+        builder = builder.add_root_certificate(cert.clone());
+    }
+    builder.build()
 }
 
 /// How the delivery worker runs.
@@ -153,6 +220,8 @@ pub struct Worker {
     pub clock: Arc<dyn Clock>,
     /// How it runs.
     pub delivery: Delivery,
+    /// The roots it trusts besides the operating system's.
+    pub roots: Roots,
 }
 
 /// How often (in rounds with nothing due) dead events past their retention are deleted.
@@ -161,12 +230,7 @@ const PRUNE_EVERY: u32 = 120;
 impl Worker {
     /// Delivers the outbox until the storage closes.
     pub async fn run(self) {
-        let client = match reqwest::Client::builder()
-            .timeout(self.delivery.timeout)
-            .connect_timeout(self.delivery.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-        {
+        let client = match client(self.delivery.timeout, &self.roots) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "webhook delivery cannot start its HTTP client");
@@ -318,7 +382,56 @@ async fn send(
         Ok(r) if r.status().is_success() => Ok(()),
         Ok(r) => Err(format!("the receiver answered {}", r.status().as_u16())),
         Err(e) if e.is_timeout() => Err("no answer within the timeout".into()),
-        Err(e) if e.is_connect() => Err("cannot connect to the receiver".into()),
-        Err(_) => Err("the request failed".into()),
+        Err(e) => Err(match tls_failure(&e) {
+            Some(why) => why,
+            None if e.is_connect() => "cannot connect to the receiver".into(),
+            None => "the request failed".into(),
+        }),
     }
+}
+
+/// What went wrong in the TLS handshake, if that is why `error` happened: a fixed sentence
+/// (the certificate's names and the URL are left out).
+fn tls_failure(error: &reqwest::Error) -> Option<String> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(describe_tls(tls));
+        }
+        // An io::Error's source() skips the error it wraps (hyper-rustls wraps rustls's in
+        // two): step into that one instead.
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// A rustls failure in words an operator can act on.
+fn describe_tls(error: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    let why = match error {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            C::UnknownIssuer => {
+                "the receiver's TLS certificate is not signed by a trusted root (a private CA \
+                 is added with serve --webhook-ca-file)"
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "the receiver's TLS certificate is not valid for the webhook URL's host"
+            }
+            C::Expired | C::ExpiredContext { .. } => "the receiver's TLS certificate has expired",
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "the receiver's TLS certificate is not valid yet"
+            }
+            C::Revoked => "the receiver's TLS certificate is revoked",
+            _ => "the receiver's TLS certificate was refused",
+        },
+        rustls::Error::AlertReceived(_) => "the receiver ended the TLS handshake with an alert",
+        _ => "the TLS handshake with the receiver failed",
+    };
+    why.to_owned()
 }

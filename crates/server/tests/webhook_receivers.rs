@@ -97,6 +97,7 @@ async fn the_documented_receiver_snippets_accept_a_real_delivery() {
             poll: Duration::from_millis(20),
             ..Delivery::default()
         },
+        roots: Default::default(),
     };
     let worker = tokio::spawn(worker.run());
     app.register(&key, "trainee-1").await;
@@ -167,12 +168,14 @@ async fn webhook_urls_elsewhere_are_refused_with_a_stable_code(backend: Backend)
     let app = TestApp::new(backend).await;
     let key = app.tenant("Academy A", "1111", &[]).await;
     for url in [
-        "https://hooks.example.org/cloud-otp",
         "http://hooks.example.org/cloud-otp",
         "http://8.8.8.8/x",
         "http://169.254.169.254/latest/meta-data",
+        "https://169.254.169.254/latest/meta-data",
         "http://[fe80::1]/x",
+        "https://[fe80::1]/x",
         "http://user:s3cr3t@127.0.0.1/x",
+        "https://user:s3cr3t@hooks.example.org/x",
         "ftp://127.0.0.1/x",
         "/relative",
     ] {
@@ -194,22 +197,26 @@ async fn webhook_urls_elsewhere_are_refused_with_a_stable_code(backend: Backend)
             "{body}"
         );
     }
+    // Plain HTTP to a public host is told to use https://.
     let (_, body) = app
         .call(
             Method::PUT,
             "/v1/webhook",
             Some(&key),
-            Some(json!({ "url": "https://hooks.example.org/" })),
+            Some(json!({ "url": "http://hooks.example.org/" })),
         )
         .await;
     assert!(
-        body["message"].as_str().unwrap().contains("no TLS client"),
+        body["message"].as_str().unwrap().contains("use https://"),
         "{body}"
     );
     // Nothing was stored.
     let (_, body) = app.get("/v1/webhook", &key).await;
     assert_eq!(body["url"], serde_json::Value::Null, "{body}");
     for url in [
+        "https://hooks.example.org/cloud-otp",
+        "https://203.0.113.9:8443/x",
+        "https://localhost:8443/x",
         "http://127.0.0.1:8000/x",
         "http://10.0.0.7/x",
         "http://[::1]:9/x",
@@ -225,5 +232,6 @@ async fn webhook_urls_elsewhere_are_refused_with_a_stable_code(backend: Backend)
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        assert_eq!(body["url"], url, "{body}");
     }
 }

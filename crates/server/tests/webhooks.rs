@@ -127,6 +127,7 @@ fn deliver(app: &TestApp, delivery: Delivery) -> tokio::task::JoinHandle<()> {
         metrics: app.state.metrics(),
         clock: Arc::new(app.clock.clone()),
         delivery,
+        roots: Default::default(),
     };
     tokio::spawn(worker.run())
 }
@@ -584,6 +585,7 @@ async fn master_key_rotation_reseals_the_signing_secret(backend: Backend) {
         metrics: app.state.metrics(),
         clock: Arc::new(app.clock.clone()),
         delivery: fast(),
+        roots: Default::default(),
     };
     let worker = tokio::spawn(worker.run());
     app.register(&a, "u1").await;

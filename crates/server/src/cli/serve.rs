@@ -96,6 +96,14 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
                 .into(),
         ));
     }
+    // Before the database and the socket: a bad --webhook-ca-file stops the server at start.
+    let webhook_roots = args.ops.webhook_roots().map_err(CliError::Input)?;
+    if !webhook_roots.is_empty() {
+        tracing::info!(
+            extra = webhook_roots.len(),
+            "webhook receivers' certificates may also chain to --webhook-ca-file's roots"
+        );
+    }
     let data_dir = data_dir();
     let storage = open(&args.db).await?;
     let keys = key_ring(&data_dir, true)?;
@@ -184,6 +192,7 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
         state.crypto.clone(),
         state.metrics(),
         Arc::new(SystemClock),
+        webhook_roots,
     );
 
     // Installed before the URL is printed: from then on SIGHUP reloads the keys instead of

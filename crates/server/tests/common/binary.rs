@@ -30,6 +30,7 @@ pub fn command(data_dir: &Path) -> Command {
         "CLOUD_OTP_DATABASE",
         "CLOUD_OTP_RATE_LIMIT",
         "CLOUD_OTP_ACTIVATION_RATE_LIMIT",
+        "CLOUD_OTP_WEBHOOK_CA_FILE",
     ] {
         c.env_remove(var);
     }

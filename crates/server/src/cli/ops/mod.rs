@@ -73,16 +73,36 @@ pub struct ServeOps {
     #[arg(long, env = "CLOUD_OTP_WEBHOOK_TIMEOUT", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=300))]
     webhook_timeout: u64,
+    /// A PEM file of extra root certificates (an operator's private CA) that webhook
+    /// receivers' HTTPS certificates may chain to, trusted in addition to the operating
+    /// system's roots. A file that cannot be read or holds no valid certificate stops `serve`
+    /// at start.
+    #[arg(long, env = "CLOUD_OTP_WEBHOOK_CA_FILE", value_name = "PATH")]
+    webhook_ca_file: Option<std::path::PathBuf>,
 }
 
 impl ServeOps {
-    /// Starts the background tasks on the server's database, keys, metrics and clock.
+    /// Reads `--webhook-ca-file` and checks that the webhook sender's HTTPS client can be
+    /// built with it: called before the server listens, so a bad file stops it at start.
+    pub fn webhook_roots(&self) -> Result<crate::webhooks::Roots, String> {
+        let roots = match &self.webhook_ca_file {
+            Some(path) => crate::webhooks::Roots::from_pem_file(path)?,
+            None => crate::webhooks::Roots::default(),
+        };
+        crate::webhooks::client(std::time::Duration::from_secs(self.webhook_timeout), &roots)
+            .map_err(|e| format!("cannot build the webhook sender's HTTPS client: {e}"))?;
+        Ok(roots)
+    }
+
+    /// Starts the background tasks on the server's database, keys, metrics and clock; the
+    /// webhook sender trusts `roots` ([`ServeOps::webhook_roots`]) besides the system's.
     pub fn spawn(
         &self,
         storage: &Storage,
         crypto: Arc<SharedCrypto>,
         metrics: Arc<Metrics>,
         clock: Arc<dyn Clock>,
+        roots: crate::webhooks::Roots,
     ) {
         let retention = crate::retention::Retention::new(self.audit_retention_days);
         tokio::spawn(crate::retention::run(
@@ -100,6 +120,7 @@ impl ServeOps {
             metrics,
             clock,
             delivery,
+            roots,
         };
         tokio::spawn(worker.run());
     }

@@ -34,8 +34,9 @@ pub enum WebhookCommand {
 pub struct SetArgs {
     #[command(flatten)]
     target: Target,
-    /// The receiver: an absolute http:// URL on a loopback or private address, localhost or
-    /// a .internal name (a TLS-adding relay for receivers elsewhere).
+    /// The receiver: an absolute https:// URL (any host but a link-local one; its
+    /// certificate is verified), or an http:// URL on a loopback or private address,
+    /// localhost or a .internal, .localhost or .home.arpa name.
     #[arg(long)]
     url: String,
 }
