@@ -230,3 +230,30 @@ export function pinAddresses(text, what, versions) {
   }
   return text;
 }
+
+/**
+ * The versioned addresses a page loads (`/app.js?v=0123456789`): what the service worker keeps
+ * (www/sw.js). Fails when the page names none.
+ */
+export function pageFiles(html) {
+  // Quoted or not: Trunk's minifier drops the quotes it can.
+  const address = /(?<=(?:href|src)=["']?)\/[\w.-]+\?v=[0-9a-f]{10}(?=["'\s>])/g;
+  const files = [...new Set([...html.matchAll(address)].map((m) => m[0]))];
+  if (files.length === 0) throw new PatchError('the page names no versioned address');
+  return files.sort();
+}
+
+/**
+ * Writes the files the service worker keeps, and their digest as its cache name, into the
+ * (minified) worker: its string literals "@FILES@" (in an array) and "@VERSION@". Fails when
+ * either is missing, so a rewritten worker cannot ship with an empty list.
+ */
+export function fillWorker(source, files, version) {
+  const list = /(?<=\[[^\]]*)(["'])@FILES@\1/g;
+  const name = /(["'])@VERSION@\1/g;
+  if (!list.test(source)) throw new PatchError('the service worker has no ["@FILES@"] list');
+  if (!name.test(source)) throw new PatchError('the service worker has no "@VERSION@"');
+  return source
+    .replace(list, files.map((f) => JSON.stringify(f)).join(','))
+    .replace(name, JSON.stringify(version));
+}

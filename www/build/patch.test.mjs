@@ -4,8 +4,8 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  PatchError, cleanPage, dropInitSync, fixTableExport, mustValidate, pinAddresses, sections,
-  shortNames,
+  PatchError, cleanPage, dropInitSync, fillWorker, fixTableExport, mustValidate, pageFiles,
+  pinAddresses, sections, shortNames,
 } from './patch.mjs';
 
 const IMPORT = '__wbg_log_0123456789abcdef';
@@ -122,4 +122,25 @@ it('versions every address it is given, or fails when one is not named', () => {
     () => pinAddresses('see app.js. <script src="/x.js">', 'index.html', { 'app.js': 'a1' }),
     /index\.html does not name app\.js/,
   );
+});
+
+it('lists the versioned addresses of a page, or fails when it has none', () => {
+  const page = '<link rel="modulepreload" href="/a.js?v=0123456789"><script src="/b.js?v=abcdef0123">'
+    + '</script><link href="/a.js?v=0123456789"><link rel="manifest" href="/manifest.webmanifest">'
+    + '<link href=/c.css?v=fedcba9876 rel=stylesheet><script src=/d.js?v=0000000000></script>';
+  assert.deepEqual(pageFiles(page),
+    ['/a.js?v=0123456789', '/b.js?v=abcdef0123', '/c.css?v=fedcba9876', '/d.js?v=0000000000']);
+  assert.throws(() => pageFiles('<script src="/app.js"></script>'), PatchError);
+});
+
+it("writes the worker's files and cache name wherever the minifier left them, or fails", () => {
+  const minified = 'const e="@VERSION@";oninstall=()=>caches.open(e).then(c=>c.addAll(["/","@FILES@"]));'
+    + 'onfetch=t=>["@FILES@"].includes(t)';
+  assert.equal(
+    fillWorker(minified, ['/a.js?v=0123456789', '/b.css?v=abcdef0123'], 'f00d'),
+    'const e="f00d";oninstall=()=>caches.open(e).then(c=>c.addAll(["/","/a.js?v=0123456789","/b.css?v=abcdef0123"]));'
+      + 'onfetch=t=>["/a.js?v=0123456789","/b.css?v=abcdef0123"].includes(t)',
+  );
+  assert.throws(() => fillWorker('const e="@VERSION@";', ['/a'], 'v'), PatchError);
+  assert.throws(() => fillWorker('x=["@FILES@"]', ['/a'], 'v'), PatchError);
 });
