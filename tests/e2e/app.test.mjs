@@ -12,13 +12,9 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 import {
-  newDevice, newUser, press, register, screen, serverAndBrowser, shownCode, startRelay,
+  IPAD, IPHONE, newDevice, newUser, press, register, screen, serverAndBrowser, shownCode, startRelay,
 } from './harness.mjs';
 
-export const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 '
-  + '(KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1';
-export const IPAD = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 '
-  + '(KHTML, like Gecko) Version/18.5 Safari/605.1.15';
 const ADVICE = 'Add Cloud OTP to your Home Screen';
 const OFFLINE = 'Offline: this code is computed on the time measured on your last visit.';
 

@@ -71,6 +71,12 @@ export const viewports = {
   },
 };
 
+/** Safari's user agents on an iPhone, and on an iPad (iPadOS reports a Mac; it has touch). */
+export const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 '
+  + '(KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1';
+export const IPAD = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 '
+  + '(KHTML, like Gecko) Version/18.5 Safari/605.1.15';
+
 /** The label the server keeps for a browser registered in each viewport. */
 export const labels = { desktop: 'Chrome on Linux', mobile: 'Chrome on Android' };
 
