@@ -4,7 +4,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  PatchError, cleanPage, dropInitSync, fillWorker, fixTableExport, mustValidate, pageFiles,
+  PatchError, cleanPage, dropClosureTable, dropInitSync, fillWorker, fixTableExport, mustValidate, pageFiles,
   pinAddresses, sections, shortNames,
 } from './patch.mjs';
 
@@ -143,4 +143,40 @@ it("writes the worker's files and cache name wherever the minifier left them, or
   );
   assert.throws(() => fillWorker('const e="@VERSION@";', ['/a'], 'v'), PatchError);
   assert.throws(() => fillWorker('x=["@FILES@"]', ['/a'], 'v'), PatchError);
+});
+
+/**
+ * A module with three functions in its table, named as the linker names them: `app::run`,
+ * then two wasm-bindgen closure entry points; `names: false` leaves the name section out.
+ */
+function tableModule({ names = true } = {}) {
+  const shim = (t) => `wasm_bindgen[0123456789abcdef]::convert::closures::_::invoke::<${t}, true>`;
+  const fnNames = [[0, 'app::run'], [1, shim('f64')], [2, shim('i8')]];
+  const nameMap = [3, ...fnNames.flatMap(([i, n]) => [i, ...str(n)])];
+  // Sizes over 127 take two LEB128 bytes.
+  const leb2 = (n) => [(n & 0x7f) | 0x80, n >> 7];
+  const nameBody = [...str('name'), 1, ...leb2(nameMap.length), ...nameMap];
+  return Buffer.from([
+    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, [1, 0x60, 0, 0]),
+    ...section(3, [3, 0, 0, 0]),
+    ...section(4, [1, 0x70, 0, 3]),
+    ...section(9, [1, 0, 0x41, 0, 0x0b, 3, 0, 1, 2]),
+    ...section(10, [3, 2, 0, 0x0b, 2, 0, 0x0b, 2, 0, 0x0b]),
+    ...(names ? [0, ...leb2(nameBody.length), ...nameBody] : []),
+  ]);
+}
+
+it('dropClosureTable points every closure entry point in the table at the first one', () => {
+  const input = tableModule();
+  mustValidate(input, 'the test module');
+  const [out, replaced] = dropClosureTable(input);
+  assert.equal(replaced, 1);
+  const elements = sections(out).find((s) => s.id === 9);
+  // app::run stays, the second entry point now names the first.
+  assert.deepEqual([...out.subarray(elements.start, elements.end)], [1, 0, 0x41, 0, 0x0b, 3, 0, 1, 1]);
+});
+
+it('dropClosureTable fails without the names it finds entry points by', () => {
+  assert.throws(() => dropClosureTable(tableModule({ names: false })), PatchError);
 });

@@ -1,6 +1,11 @@
 // Trunk post-build hook for the wasm-bindgen output in the staging directory (or the directory
-// given as argument). Seven jobs, the first three leaving what is already right unchanged:
+// given as argument). Eight jobs, jobs 1 to 3 leaving what is already right unchanged:
 //
+// 0. Optimize the module for size with wasm-opt (WASM_OPT below), after pointing the closure
+//    entry points in its function table at one of them (`dropClosureTable` in patch.mjs), so
+//    that the optimizer drops the unused ones; release builds only, as Trunk did. Trunk runs
+//    no wasm-opt itself (index.html, `data-wasm-opt="0"`): the entry points are found by the
+//    function names wasm-opt drops.
 // 1. Repair the table export that Debian's wasm-opt (binaryen 108) writes wrongly: wasm-bindgen's
 //    modules have two tables, the function table and the externref table exported as
 //    `__wbindgen_externrefs`; binaryen 108's binary writer exports table 0 instead (a plain
@@ -26,14 +31,29 @@
 //
 // The patches themselves are in patch.mjs (tested by patch.test.mjs): each fails the build when
 // it does not find what it expects, and every module it writes is validated first.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { minify as terser } from 'terser';
 import {
-  cleanPage, dropInitSync, fillWorker, fixTableExport, mustValidate, pageFiles, pinAddresses, shortNames,
+  cleanPage, dropClosureTable, dropInitSync, fillWorker, fixTableExport, mustValidate, pageFiles, pinAddresses, shortNames,
 } from './patch.mjs';
+
+// wasm-opt's options (job 0). The browsers the app supports all have these features.
+// `--low-memory-unused`: Rust puts its stack below 1 MiB and its data above, so the first KiB
+// is never addressed and constant offsets fold into loads and stores. A function with one
+// caller is inlined only when it is small (20 instructions; by default, whatever its size):
+// inlining every async step into the widget's one effect future made functions of 26 KB, and
+// not doing it is 1,368 bytes less gzipped module (15 to 25 all give about the same;
+// docs/benchmarks.md).
+const WASM_OPT = [
+  '-Oz', '--enable-bulk-memory', '--enable-nontrapping-float-to-int', '--enable-sign-ext',
+  '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue', '--converge',
+  '--zero-filled-memory', '--low-memory-unused', '--strip-producers',
+  '--one-caller-inline-max-function-size=20',
+];
 
 const dir = process.env.TRUNK_STAGING_DIR || process.argv[2];
 if (!dir) throw new Error('post-build: no TRUNK_STAGING_DIR and no directory argument');
@@ -45,13 +65,21 @@ if (files.includes('index.html')) {
   writeFileSync(page, cleanPage(readFileSync(page, 'utf8')));
 }
 
-// Jobs 1 and 3.
+// Jobs 0, 1 and 3.
 for (const file of files) {
   if (!file.endsWith('_bg.wasm')) continue;
   const wasmPath = join(dir, file);
   const gluePath = join(dir, file.replace(/_bg\.wasm$/, '.js'));
+  mustValidate(readFileSync(wasmPath), `${file} as Trunk built it`);
+  // A debug build (`trunk build` without --release) is left unoptimized, as Trunk leaves it.
+  if (process.env.TRUNK_PROFILE !== 'debug') {
+    const [pruned, dropped] = dropClosureTable(readFileSync(wasmPath));
+    writeFileSync(wasmPath, pruned);
+    console.log(`post-build: ${dropped} closure entry points of ${file} out of its table`);
+    execFileSync('wasm-opt', [...WASM_OPT, wasmPath, '-o', wasmPath], { stdio: 'inherit' });
+  }
   const bytes = readFileSync(wasmPath);
-  mustValidate(bytes, `${file} as Trunk built it`);
+  mustValidate(bytes, `${file} after wasm-opt`);
   if (fixTableExport(bytes)) console.log(`post-build: repaired the externref table export of ${file}`);
   const [renamedBytes, renamedGlue, renamed] = shortNames(bytes, readFileSync(gluePath, 'utf8'));
   writeFileSync(wasmPath, renamedBytes);

@@ -98,10 +98,16 @@ pub fn mount(
         .and_then(|query| js::bool_field(&query, "matches"))
         .unwrap_or(false);
     // Mounting again into the same element replaces the widget there.
-    let before = MOUNTED.with_borrow_mut(|apps| {
-        let (same, others): (Vec<_>, Vec<_>) = apps.drain(..).partition(|a| a.host() == &element);
-        *apps = others;
-        same
+    // Unmounted once out of the borrow: `retain` rather than `partition`, which is more code.
+    let mut before = Vec::new();
+    MOUNTED.with_borrow_mut(|apps| {
+        apps.retain(|a| {
+            let same = a.host() == &element;
+            if same {
+                before.push(a.clone());
+            }
+            !same
+        })
     });
     for app in before {
         app.unmount();
