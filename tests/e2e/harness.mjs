@@ -5,7 +5,7 @@
 // Then the same small page API over W3C WebDriver for the three engines (openDevice): Chromium,
 // Firefox ESR and WebKitGTK, each through its own Debian or cargo-built driver.
 import { execFileSync, spawn } from 'node:child_process';
-import { createServer as createNetServer } from 'node:net';
+import { createConnection, createServer as createNetServer } from 'node:net';
 import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -32,14 +32,24 @@ const axeSource = readFileSync(join(root, 'tests/e2e/node_modules/axe-core/axe.m
 export const sizeBudget = 61 * 1024;
 
 /**
+ * The installable app's icons (192, 512 and the 180 apple-touch-icon), gzip -9, under 4 KiB in
+ * all: the browser fetches them when it installs the app or checks that it can, never to show
+ * a code, so they are apart from the page's budget (docs/benchmarks.md).
+ */
+export const iconBudget = 4 * 1024;
+
+/**
  * The built app's files compressed with gzip -9, in bytes: `{ total, files: { name: bytes } }`.
  * The build's .gz copies (what the server sends to browsers that accept gzip) are the same
  * files compressed: measured once, through their originals.
  */
-export function appSize() {
+export function appSize({ icons = false } = {}) {
   const files = {};
   let total = 0;
-  for (const name of readdirSync(dist).filter((n) => !n.endsWith('.gz')).sort()) {
+  // The installed app's icons (PNG) are not loaded to show a code: they have a budget of their
+  // own (iconBudget), and `{ icons: true }` measures them alone.
+  const wanted = (n) => !n.endsWith('.gz') && n.endsWith('.png') === icons;
+  for (const name of readdirSync(dist).filter(wanted).sort()) {
     const gz = gzipSync(readFileSync(join(dist, name)), { level: 9 }).length;
     files[name] = gz;
     total += gz;
@@ -60,6 +70,12 @@ export const viewports = {
       'Chrome/156.0.0.0 Mobile Safari/537.36',
   },
 };
+
+/** Safari's user agents on an iPhone, and on an iPad (iPadOS reports a Mac; it has touch). */
+export const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 '
+  + '(KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1';
+export const IPAD = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 '
+  + '(KHTML, like Gecko) Version/18.5 Safari/605.1.15';
 
 /** The label the server keeps for a browser registered in each viewport. */
 export const labels = { desktop: 'Chrome on Linux', mobile: 'Chrome on Android' };
@@ -108,6 +124,41 @@ export async function startServer() {
       rmSync(data, { recursive: true, force: true });
     },
     log: () => log,
+  };
+}
+
+/**
+ * A TCP relay on its own loopback port to the server at `target` (an origin), which the
+ * offline tests switch off and on: off, the port refuses every connection, as a server that
+ * cannot be reached does, for the page and its service worker alike, in every engine.
+ */
+export async function startRelay(target) {
+  const { hostname, port: targetPort } = new URL(target);
+  const sockets = new Set();
+  const relay = createNetServer((socket) => {
+    const upstream = createConnection(Number(targetPort), hostname);
+    for (const s of [socket, upstream]) {
+      sockets.add(s);
+      s.on('error', () => { socket.destroy(); upstream.destroy(); });
+      s.on('close', () => sockets.delete(s));
+    }
+    socket.pipe(upstream).pipe(socket);
+  });
+  const listen = (port) => new Promise((done) => relay.listen(port, '127.0.0.1', done));
+  await listen(0);
+  const { port } = relay.address();
+  return {
+    base: `http://127.0.0.1:${port}`,
+    /** Refuses connections from now on and cuts the open ones. */
+    async off() {
+      const closed = new Promise((done) => relay.close(done));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+    /** Relays again, on the same port. */
+    async on() {
+      await listen(port);
+    },
   };
 }
 
@@ -263,8 +314,20 @@ async function freePort() {
   return port;
 }
 
-/** The WebDriver capabilities of a fresh profile of `engine` speaking `locale` (such as ko-KR). */
-function capabilities(engine, locale) {
+/**
+ * The WebDriver capabilities of a fresh profile of `engine` speaking `locale` (such as ko-KR),
+ * reporting `userAgent` when given.
+ */
+function capabilities(engine, locale, userAgent) {
+  const caps = baseCapabilities(engine, locale);
+  if (!userAgent) return caps;
+  if (engine === 'chromium') caps['goog:chromeOptions'].args.push(`--user-agent=${userAgent}`);
+  else if (engine === 'firefox') caps['moz:firefoxOptions'].prefs['general.useragent.override'] = userAgent;
+  else caps['webkitgtk:browserOptions'].args.push(`--user-agent=${userAgent}`);
+  return caps;
+}
+
+function baseCapabilities(engine, locale) {
   const [width, height] = [1280, 900];
   if (engine === 'chromium') {
     return {
@@ -389,12 +452,12 @@ export const field = (name) => ({ role: 'label', name });
  * A fresh browser profile of `engine` (its own IndexedDB: its own OTP device) in a 1280 x 900
  * window, with its own driver process (geckodriver and WebKitWebDriver hold one session each).
  */
-export async function openDevice(engine, { locale = 'en-US' } = {}) {
+export async function openDevice(engine, { locale = 'en-US', userAgent } = {}) {
   const driverProcess = await startDriver(engine, locale);
   let driver;
   try {
     driver = await new Builder().disableEnvironmentOverrides().usingServer(driverProcess.url)
-      .withCapabilities(capabilities(engine, locale)).build();
+      .withCapabilities(capabilities(engine, locale, userAgent)).build();
     if (engine === 'webkit') await driver.manage().window().setRect({ width: 1280, height: 900 });
   } catch (e) {
     driverProcess.stop();

@@ -230,3 +230,104 @@ export function pinAddresses(text, what, versions) {
   }
   return text;
 }
+
+/**
+ * The versioned addresses a page loads (`/app.js?v=0123456789`): what the service worker keeps
+ * (www/sw.js). Fails when the page names none.
+ */
+export function pageFiles(html) {
+  // Quoted or not: Trunk's minifier drops the quotes it can.
+  const address = /(?<=(?:href|src)=["']?)\/[\w.-]+\?v=[0-9a-f]{10}(?=["'\s>])/g;
+  const files = [...new Set([...html.matchAll(address)].map((m) => m[0]))];
+  if (files.length === 0) throw new PatchError('the page names no versioned address');
+  return files.sort();
+}
+
+/**
+ * Writes the files the service worker keeps, and their digest as its cache name, into the
+ * (minified) worker: its string literals "@FILES@" (in an array) and "@VERSION@". Fails when
+ * either is missing, so a rewritten worker cannot ship with an empty list.
+ */
+export function fillWorker(source, files, version) {
+  const list = /(?<=\[[^\]]*)(["'])@FILES@\1/g;
+  const name = /(["'])@VERSION@\1/g;
+  if (!list.test(source)) throw new PatchError('the service worker has no ["@FILES@"] list');
+  if (!name.test(source)) throw new PatchError('the service worker has no "@VERSION@"');
+  return source
+    .replace(list, files.map((f) => JSON.stringify(f)).join(','))
+    .replace(name, JSON.stringify(version));
+}
+
+// The function names of the module's name section (index -> name), empty without one.
+function functionNames(bytes, all) {
+  const names = new Map();
+  for (const s of all.filter((c) => c.id === 0)) {
+    let [section, at] = name(bytes, s.start);
+    if (section !== 'name') continue;
+    while (at < s.end) {
+      const kind = bytes[at];
+      const [size, start] = leb(bytes, at + 1);
+      at = start + size;
+      if (kind !== 1) continue;
+      let [n, p] = leb(bytes, start);
+      for (; n > 0; n--) {
+        let index, text;
+        [index, p] = leb(bytes, p);
+        [text, p] = name(bytes, p);
+        names.set(index, text);
+      }
+    }
+  }
+  return names;
+}
+
+/**
+ * The module with every wasm-bindgen closure entry point (`invoke::<...>`) in its function
+ * table replaced by the first of them: `[bytes, replaced]`. wasm-bindgen's closure
+ * descriptions take each entry point's address, so the linker puts it in the table, but the
+ * glue calls the entry points of the closures the module makes through their exports, never
+ * through the table, and wasm-bindgen's CLI runs and drops the descriptions. The entries left
+ * are those of every closure type js-sys describes (typed arrays' `forEach`, `Set`'s, ...),
+ * which no code calls; once they are out of the table the optimizer drops them (552 bytes of
+ * gzipped module). Needs the name section (wasm-bindgen's output, before wasm-opt); throws
+ * when there is none or the table's segment is not in the one shape wasm-bindgen leaves.
+ */
+export function dropClosureTable(bytes) {
+  const all = sections(bytes);
+  const names = functionNames(bytes, all);
+  if (names.size === 0) throw new PatchError('the module has no function names to find its closure entry points by');
+  const elements = all.find((s) => s.id === 9);
+  if (!elements) throw new PatchError('the module has no element section');
+  const shim = (index) => /^wasm_bindgen(\[[0-9a-f]+\])?::convert::closures::_::invoke::/.test(names.get(index) ?? '');
+  let [n, at] = leb(bytes, elements.start);
+  const out = [...unsigned(n)];
+  let first;
+  let replaced = 0;
+  for (; n > 0; n--) {
+    // Flags 0: an active segment of table 0 at `i32.const N`, then its function indices.
+    if (bytes[at] !== 0 || bytes[at + 1] !== 0x41) throw new PatchError('an element segment is not `(elem (i32.const N) func ...)`');
+    const offsetStart = at;
+    [, at] = leb(bytes, at + 2);
+    if (bytes[at++] !== 0x0b) throw new PatchError('an element segment offset is not a lone i32.const');
+    out.push(...bytes.subarray(offsetStart, at));
+    let count;
+    [count, at] = leb(bytes, at);
+    out.push(...unsigned(count));
+    for (; count > 0; count--) {
+      let index;
+      [index, at] = leb(bytes, at);
+      if (shim(index)) {
+        if (first === undefined) first = index;
+        else if (index !== first) { index = first; replaced++; }
+      }
+      out.push(...unsigned(index));
+    }
+  }
+  if (at !== elements.end) throw new PatchError('the element section has bytes after its segments');
+  const rebuilt = Buffer.concat([
+    bytes.subarray(0, 8),
+    ...all.map((s) => (s === elements ? Buffer.from([9, ...unsigned(out.length), ...out]) : bytes.subarray(s.head, s.end))),
+  ]);
+  mustValidate(rebuilt, 'the module with its closure entry points out of the table');
+  return [rebuilt, replaced];
+}

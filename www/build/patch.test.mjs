@@ -4,8 +4,8 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  PatchError, cleanPage, dropInitSync, fixTableExport, mustValidate, pinAddresses, sections,
-  shortNames,
+  PatchError, cleanPage, dropClosureTable, dropInitSync, fillWorker, fixTableExport, mustValidate, pageFiles,
+  pinAddresses, sections, shortNames,
 } from './patch.mjs';
 
 const IMPORT = '__wbg_log_0123456789abcdef';
@@ -122,4 +122,61 @@ it('versions every address it is given, or fails when one is not named', () => {
     () => pinAddresses('see app.js. <script src="/x.js">', 'index.html', { 'app.js': 'a1' }),
     /index\.html does not name app\.js/,
   );
+});
+
+it('lists the versioned addresses of a page, or fails when it has none', () => {
+  const page = '<link rel="modulepreload" href="/a.js?v=0123456789"><script src="/b.js?v=abcdef0123">'
+    + '</script><link href="/a.js?v=0123456789"><link rel="manifest" href="/manifest.webmanifest">'
+    + '<link href=/c.css?v=fedcba9876 rel=stylesheet><script src=/d.js?v=0000000000></script>';
+  assert.deepEqual(pageFiles(page),
+    ['/a.js?v=0123456789', '/b.js?v=abcdef0123', '/c.css?v=fedcba9876', '/d.js?v=0000000000']);
+  assert.throws(() => pageFiles('<script src="/app.js"></script>'), PatchError);
+});
+
+it("writes the worker's files and cache name wherever the minifier left them, or fails", () => {
+  const minified = 'const e="@VERSION@";oninstall=()=>caches.open(e).then(c=>c.addAll(["/","@FILES@"]));'
+    + 'onfetch=t=>["@FILES@"].includes(t)';
+  assert.equal(
+    fillWorker(minified, ['/a.js?v=0123456789', '/b.css?v=abcdef0123'], 'f00d'),
+    'const e="f00d";oninstall=()=>caches.open(e).then(c=>c.addAll(["/","/a.js?v=0123456789","/b.css?v=abcdef0123"]));'
+      + 'onfetch=t=>["/a.js?v=0123456789","/b.css?v=abcdef0123"].includes(t)',
+  );
+  assert.throws(() => fillWorker('const e="@VERSION@";', ['/a'], 'v'), PatchError);
+  assert.throws(() => fillWorker('x=["@FILES@"]', ['/a'], 'v'), PatchError);
+});
+
+/**
+ * A module with three functions in its table, named as the linker names them: `app::run`,
+ * then two wasm-bindgen closure entry points; `names: false` leaves the name section out.
+ */
+function tableModule({ names = true } = {}) {
+  const shim = (t) => `wasm_bindgen[0123456789abcdef]::convert::closures::_::invoke::<${t}, true>`;
+  const fnNames = [[0, 'app::run'], [1, shim('f64')], [2, shim('i8')]];
+  const nameMap = [3, ...fnNames.flatMap(([i, n]) => [i, ...str(n)])];
+  // Sizes over 127 take two LEB128 bytes.
+  const leb2 = (n) => [(n & 0x7f) | 0x80, n >> 7];
+  const nameBody = [...str('name'), 1, ...leb2(nameMap.length), ...nameMap];
+  return Buffer.from([
+    0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, [1, 0x60, 0, 0]),
+    ...section(3, [3, 0, 0, 0]),
+    ...section(4, [1, 0x70, 0, 3]),
+    ...section(9, [1, 0, 0x41, 0, 0x0b, 3, 0, 1, 2]),
+    ...section(10, [3, 2, 0, 0x0b, 2, 0, 0x0b, 2, 0, 0x0b]),
+    ...(names ? [0, ...leb2(nameBody.length), ...nameBody] : []),
+  ]);
+}
+
+it('dropClosureTable points every closure entry point in the table at the first one', () => {
+  const input = tableModule();
+  mustValidate(input, 'the test module');
+  const [out, replaced] = dropClosureTable(input);
+  assert.equal(replaced, 1);
+  const elements = sections(out).find((s) => s.id === 9);
+  // app::run stays, the second entry point now names the first.
+  assert.deepEqual([...out.subarray(elements.start, elements.end)], [1, 0, 0x41, 0, 0x0b, 3, 0, 1, 1]);
+});
+
+it('dropClosureTable fails without the names it finds entry points by', () => {
+  assert.throws(() => dropClosureTable(tableModule({ names: false })), PatchError);
 });

@@ -54,6 +54,7 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
     let versioned = version_asked(req.uri().query())
         .zip(plain_file_name(path))
         .map(|(asked, name)| (dir.join(name), asked.to_owned()));
+    let kind = app_file_type(path);
     // The build writes a gzip -9 copy beside each file (www/build/post-build.mjs): a trainee's
     // phone then downloads the app's 60 KiB instead of its 144 KiB, at no CPU cost per request.
     let served = ServeDir::new(dir)
@@ -90,10 +91,24 @@ pub async fn fallback(State(state): State<AppState>, req: Request) -> Response {
         }
         _ => "no-cache",
     };
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    // The installable app's worker and manifest (docs/integration.md): unversioned, so
+    // revalidated at every use like the page (a browser checks the worker for a new build on
+    // each visit), each with its own type whatever the platform's MIME table says.
+    if let Some(kind) = kind {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    }
     response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    response
+}
+
+/// The Content-Type of the installable app's service worker and manifest, by path.
+fn app_file_type(path: &str) -> Option<&'static str> {
+    match path {
+        "/sw.js" => Some("text/javascript; charset=utf-8"),
+        "/manifest.webmanifest" => Some("application/manifest+json"),
+        _ => None,
+    }
 }
 
 /// Whether every file the static service could answer `path` with (the file, its `.gz`

@@ -267,10 +267,24 @@ impl Device {
         id: &str,
         device_ms: Option<f64>,
     ) -> Result<CurrentCode, Error> {
+        self.code_and_clock(id, device_ms)
+            .await
+            .map(|(code, _)| code)
+    }
+
+    /// [`Device::current_code_at`], and whether the clock offset was measured in this visit:
+    /// `false` when the server could not be reached and the offset stored on the last visit
+    /// stood in (the installed app then says it is offline).
+    pub async fn code_and_clock(
+        &self,
+        id: &str,
+        device_ms: Option<f64>,
+    ) -> Result<(CurrentCode, bool), Error> {
         let (account, key) = self.signing_key(id).await?;
-        let offset = self.offset(&account.server).await?;
+        let (offset, measured) = self.offset(&account.server).await?;
         let device_ms = device_ms.unwrap_or_else(clock::device_now_ms);
-        code_at(&key, clock::server_time_ms(device_ms, offset)).await
+        let code = code_at(&key, clock::server_time_ms(device_ms, offset)).await?;
+        Ok((code, measured))
     }
 
     /// Sends a code the trainee typed for account `id` to the server, with an OTP session.
@@ -395,8 +409,8 @@ impl Device {
     }
 
     /// The offset to `server`: measured in this visit, else measured now, else the one from the
-    /// last visit when the server cannot be reached.
-    async fn offset(&self, server: &str) -> Result<Offset, Error> {
+    /// last visit when the server cannot be reached; and whether it was measured in this visit.
+    async fn offset(&self, server: &str) -> Result<(Offset, bool), Error> {
         let known = self
             .offsets
             .borrow()
@@ -404,12 +418,12 @@ impl Device {
             .find(|(s, _)| s == server)
             .map(|(_, o)| *o);
         if let Some(offset) = known {
-            return Ok(offset);
+            return Ok((offset, true));
         }
         match self.sync_clock(server).await {
-            Ok(offset) => Ok(offset),
+            Ok(offset) => Ok((offset, true)),
             Err(error) => match self.store.clock_offset(server).await {
-                Ok(Some(offset)) => Ok(offset),
+                Ok(Some(offset)) => Ok((offset, false)),
                 _ => Err(error),
             },
         }

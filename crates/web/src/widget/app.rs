@@ -6,7 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use js_sys::Object;
+use js_sys::{Function, Object};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{CustomEvent, CustomEventInit, Element, Event as DomEvent, HtmlElement};
@@ -31,6 +31,18 @@ pub(crate) struct App {
     screen: RefCell<Option<Screen>>,
     timer: RefCell<Option<Timer>>,
     listeners: RefCell<Vec<Listener>>,
+    /// What the page gave to remember that the Home Screen advice was dismissed.
+    dismissed: Option<Function>,
+}
+
+/// What the installable app's page (www/app.js) asks of the widget it mounts; a widget a site
+/// embeds has neither.
+#[derive(Default)]
+pub(crate) struct Page {
+    /// Offline, show codes on the last visit's clock.
+    pub(crate) app: bool,
+    /// Show the Home Screen advice; calling this remembers it was dismissed.
+    pub(crate) advise: Option<Function>,
 }
 
 impl App {
@@ -41,20 +53,25 @@ impl App {
         session: Option<String>,
         lang: Lang,
         touch: bool,
+        page: Page,
     ) -> Rc<App> {
         host.replace_children_with_node_0();
         let frame = el(host, "div", "cotp");
+        let mut state = State::new(server, session, lang);
+        state.app = page.app;
+        state.advice = page.advise.is_some();
         let app = Rc::new_cyclic(|me| App {
             me: me.clone(),
             host: host.clone(),
             frame,
             touch,
             gone: Cell::new(false),
-            state: RefCell::new(State::new(server, session, lang)),
+            state: RefCell::new(state),
             device: RefCell::new(None),
             screen: RefCell::new(None),
             timer: RefCell::new(None),
             listeners: RefCell::default(),
+            dismissed: page.advise,
         });
         app.listen_to_frame();
         app.dispatch(Event::Mount);
@@ -138,6 +155,7 @@ impl App {
                 {
                     view.show_code(lang, shown);
                     view.hint(clock.is_some_and(|c| c.hint));
+                    view.offline(clock.is_some_and(|c| c.offline));
                 }
             }
             Effect::ShowTime(ms) => {
@@ -171,6 +189,11 @@ impl App {
             Effect::Field(value) => {
                 if let Some(field) = screen.as_ref().and_then(|s| s.field.as_ref()) {
                     set_prop(field, "value", &value);
+                }
+            }
+            Effect::Dismissed => {
+                if let Some(remember) = &self.dismissed {
+                    let _ = remember.call0(&JsValue::UNDEFINED);
                 }
             }
             Effect::NativeKeyboard => {
@@ -252,12 +275,13 @@ impl App {
                         confirmed: false,
                     });
                 }
-                match device.current_code(&id).await {
-                    Ok(code) => Event::Code {
+                match device.code_and_clock(&id, None).await {
+                    Ok((code, true)) => Event::Code {
                         id,
                         code,
                         confirmed: true,
                     },
+                    Ok((code, false)) => Event::Offline { id, code },
                     Err(e) => Event::CodeFailed(e),
                 }
             }

@@ -21,6 +21,7 @@ pub(crate) struct CodeView {
     ring: HtmlElement,
     dots: Vec<HtmlElement>,
     hint: HtmlElement,
+    offline: HtmlElement,
     live: HtmlElement,
 }
 
@@ -44,6 +45,8 @@ impl CodeView {
         let dots = (0..6).map(|_| el(&dot_row, "i", "")).collect();
         let hint = text(&card, "p", "hint", lang.t(T::WaitHint));
         hint.set_hidden(true);
+        let offline = text(&card, "p", "hint", lang.t(T::Offline));
+        offline.set_hidden(true);
         action_button(&card, "ghost", lang.t(T::Copy), Action::Copy.code());
         let live = el(&card, "p", "sr");
         attr(&live, "aria-live", "polite");
@@ -56,6 +59,7 @@ impl CodeView {
             ring,
             dots,
             hint,
+            offline,
             live,
         }
     }
@@ -102,6 +106,12 @@ impl CodeView {
     /// Shows or hides the "wait for the next code" hint (docs/product.md rule 6).
     pub(crate) fn hint(&self, on: bool) {
         self.hint.set_hidden(!on);
+    }
+
+    /// Shows or hides the notice that the code is computed on the last visit's clock, with no
+    /// network (the installed app).
+    pub(crate) fn offline(&self, on: bool) {
+        self.offline.set_hidden(!on);
     }
 
     /// Says something to screen readers once, politely.

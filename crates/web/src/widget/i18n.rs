@@ -200,6 +200,10 @@ pub enum T {
     RemoveTitle,
     RemoveText,
     RemoveButton,
+    Offline,
+    AdviceTitle,
+    AdviceText,
+    AdviceOk,
 }
 
 // Each language is one text a line rather than an array of `&str`: an array would add 8 bytes
@@ -208,7 +212,7 @@ pub enum T {
 const _: () = assert!(lines(EN) == KEYS && lines(KO) == KEYS);
 
 /// How many keys there are: the last one's index, plus one.
-const KEYS: usize = T::RemoveButton as usize + 1;
+const KEYS: usize = T::AdviceOk as usize + 1;
 
 /// The number of lines of `text`.
 const fn lines(text: &str) -> usize {
@@ -325,7 +329,11 @@ Your training institution is not open for OTP service yet. Ask it when the servi
 Remove this ID
 Remove this ID from this browser?
 This browser stops showing codes for ID %. To use it here again, you need a new activation code from your training institution.
-Remove";
+Remove
+Offline: this code is computed on the time measured on your last visit.
+Add Cloud OTP to your Home Screen
+Safari erases a site's data, OTP key included, after 7 days without a visit, but not a Home Screen app's. Tap Share, “Add to Home Screen”, then activate in that app: it keeps its own data.
+OK";
 
 /// The Korean texts, one a line, in the order of [`T`].
 const KO: &str = "\
@@ -428,7 +436,11 @@ PIN %자리를 모두 입력하세요.
 이 아이디 삭제
 이 브라우저에서 아이디를 삭제할까요?
 이 브라우저에서 아이디 %의 인증번호가 더 이상 표시되지 않습니다. 다시 사용하려면 훈련기관에서 새 활성화 코드를 받아야 합니다.
-삭제";
+삭제
+오프라인: 지난 방문 때 맞춘 시간으로 계산한 인증번호입니다.
+홈 화면에 클라우드 OTP 추가
+Safari는 7일간 방문하지 않은 사이트의 데이터(OTP 키 포함)를 지우지만 홈 화면 앱은 지우지 않습니다. 공유 → ‘홈 화면에 추가’ 후 그 앱에서 활성화하세요. 앱은 Safari와 따로 저장합니다.
+확인";
 
 #[cfg(test)]
 mod tests {

@@ -38,6 +38,12 @@ export interface MountOptions {
   session?: string | null;
   /** "ko" or "en"; default: from navigator.language. */
   lang?: string;
+  /** The installable app's own page (www/app.js): with no network, show codes on the clock
+   *  measured on the last visit. Sites that embed the widget leave it out. */
+  app?: boolean;
+  /** Show the Home Screen advice (Safari on iPhone and iPad); called once it is dismissed,
+   *  to remember that. */
+  advise?: () => void;
 }
 "#;
 
@@ -92,15 +98,25 @@ pub fn mount(
         .and_then(|query| js::bool_field(&query, "matches"))
         .unwrap_or(false);
     // Mounting again into the same element replaces the widget there.
-    let before = MOUNTED.with_borrow_mut(|apps| {
-        let (same, others): (Vec<_>, Vec<_>) = apps.drain(..).partition(|a| a.host() == &element);
-        *apps = others;
-        same
+    // Unmounted once out of the borrow: `retain` rather than `partition`, which is more code.
+    let mut before = Vec::new();
+    MOUNTED.with_borrow_mut(|apps| {
+        apps.retain(|a| {
+            let same = a.host() == &element;
+            if same {
+                before.push(a.clone());
+            }
+            !same
+        })
     });
     for app in before {
         app.unmount();
     }
-    let app = app::App::mount(&element, server, session, lang, touch);
+    let page = app::Page {
+        app: js::bool_field(&options, "app") == Some(true),
+        advise: js::field(&options, "advise").and_then(|f| f.dyn_into().ok()),
+    };
+    let app = app::App::mount(&element, server, session, lang, touch, page);
     MOUNTED.with_borrow_mut(|apps| apps.push(app.clone()));
     Widget { app }
 }

@@ -26,8 +26,21 @@ impl Run<'_> {
         }
         clock.code = Some((now.code, now.counter));
         clock.confirmed = confirmed;
+        // A code on this visit's clock: the server answered, the app is online again.
+        clock.offline &= !confirmed;
         self.out.push(Effect::ShowCode);
         self.tick();
+    }
+
+    /// A code on the clock offset stored on the last visit: the server could not be reached.
+    /// The installed app says it is offline (each new step asks the server again); a widget a
+    /// site embeds shows it as it always did, as a code on this visit's clock.
+    pub(super) fn offline(&mut self, id: &str, code: CurrentCode) {
+        let app = self.s.app;
+        if let Some(clock) = self.s.clock.as_mut().filter(|c| app && c.account == id) {
+            clock.offline = true;
+        }
+        self.code_now(id, code, !app);
     }
 
     /// Updates the clock once a second, on the second, and computes the next code when the step

@@ -75,10 +75,12 @@ pub(crate) enum Action {
     Remove,
     /// Remove it, after the question.
     RemoveConfirmed,
+    /// Dismiss the Home Screen advice for good.
+    Dismiss,
 }
 
 impl Action {
-    const ALL: [Action; 12] = [
+    const ALL: [Action; 13] = [
         Action::Register,
         Action::Confirm,
         Action::Cancel,
@@ -91,6 +93,7 @@ impl Action {
         Action::Close,
         Action::Remove,
         Action::RemoveConfirmed,
+        Action::Dismiss,
     ];
 
     /// The button value that stands for the action.
@@ -108,6 +111,7 @@ impl Action {
             Action::Close => "close",
             Action::Remove => "remove",
             Action::RemoveConfirmed => "remove-confirmed",
+            Action::Dismiss => "dismiss",
         }
     }
 

@@ -110,6 +110,9 @@ pub(crate) struct Clock {
     pub(crate) announced: u64,
     /// Whether "wait for the next code" shows (docs/product.md rule 6).
     pub(crate) hint: bool,
+    /// The server could not be reached in the installed app: the code shown is computed on the
+    /// clock offset stored on the last visit, and the screen says so.
+    pub(crate) offline: bool,
 }
 
 /// What the session's status says, with the registered device's time as the runner parsed it
@@ -157,6 +160,12 @@ pub(crate) enum Event {
         code: CurrentCode,
         confirmed: bool,
     },
+    /// The code of account `id` on the clock offset stored on the last visit, because the
+    /// server could not be reached to measure this visit's.
+    Offline {
+        id: String,
+        code: CurrentCode,
+    },
     CodeFailed(Error),
     /// This visit's code, asked before sending `code` (shown at `counter` on the last visit's
     /// clock).
@@ -192,6 +201,8 @@ pub(crate) enum Effect {
         id: String,
         quick: bool,
     },
+    /// The Home Screen advice was dismissed for good: remember it.
+    Dismissed,
     /// Compute the code on this visit's clock before `code` is sent ([`Event::Rechecked`]).
     Recheck {
         id: String,
@@ -252,6 +263,11 @@ pub(crate) struct State {
     /// The next render moves focus to its heading.
     focus: bool,
     pub(crate) clock: Option<Clock>,
+    /// The installable app's own page (www/app.js), not a widget a site embeds: without the
+    /// network it shows codes on the last visit's clock.
+    pub(crate) app: bool,
+    /// Whether the Home Screen advice shows (Safari on iPhone and iPad, not yet dismissed).
+    pub(crate) advice: bool,
 }
 
 /// One step in progress.
@@ -280,6 +296,8 @@ impl State {
             checking: false,
             focus: false,
             clock: None,
+            app: false,
+            advice: false,
         }
     }
 
@@ -381,6 +399,7 @@ impl Run<'_> {
                 code,
                 confirmed,
             } => self.code_now(&id, code, confirmed),
+            Event::Offline { id, code } => self.offline(&id, code),
             Event::CodeFailed(Error::PinRequired) => {
                 if let View::Code { account, choices } = self.s.view.clone() {
                     self.show(View::EnterPin { account, choices });
@@ -430,6 +449,7 @@ impl Run<'_> {
             deadline: 0.0,
             announced: u64::MAX,
             hint: false,
+            offline: false,
         }));
         if known {
             self.tick();
@@ -506,6 +526,11 @@ impl Run<'_> {
                     let account = account.clone();
                     self.show(View::Remove(account));
                 }
+            }
+            Action::Dismiss => {
+                self.s.advice = false;
+                self.out.push(Effect::Dismissed);
+                self.redraw();
             }
             Action::RemoveConfirmed => {
                 if let View::Remove(account) = &self.s.view {

@@ -35,6 +35,7 @@ pub(super) fn render(
     if let Some((code, _)) = s.clock.as_ref().and_then(|c| c.code.as_ref()) {
         view.show_code(lang, code);
         view.hint(s.clock.as_ref().is_some_and(|c| c.hint));
+        view.offline(s.clock.as_ref().is_some_and(|c| c.offline));
     }
     let heading = view.heading.clone();
     screen.code = Some(view);

@@ -46,6 +46,9 @@ pub(crate) fn render(frame: &HtmlElement, s: &State, touch: bool) -> Screen {
     let switch = action_button(&bar, "lang", other.t(T::LangName), Action::Language.code());
     attr(&switch, "lang", other.tag());
     let body = el(frame, "div", "screen");
+    if s.advice {
+        advice(&body, lang);
+    }
     let mut screen = Screen {
         heading: switch.clone(),
         switch,
@@ -65,6 +68,17 @@ pub(crate) fn render(frame: &HtmlElement, s: &State, touch: bool) -> Screen {
         other => screens::build(&body, &message::message(s, other)),
     };
     screen
+}
+
+/// The Home Screen advice (Safari on iPhone and iPad, in the installable app's page): why and
+/// how, once, above every screen until it is dismissed for good.
+fn advice(body: &Element, lang: Lang) {
+    let mut message = screens::Message::warn();
+    message.icon = screens::Icon::None;
+    message.title = lang.t(T::AdviceTitle);
+    message.lines.push(lang.t(T::AdviceText).to_owned());
+    message.buttons.push((lang.t(T::AdviceOk), Action::Dismiss));
+    screens::build(body, &message);
 }
 
 /// A keypad for the state, its field holding what is typed.

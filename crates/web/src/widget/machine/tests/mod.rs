@@ -6,6 +6,7 @@ use super::*;
 use crate::api::{Authorization, UserStatus};
 
 mod activate;
+mod app;
 mod code;
 mod pin;
 mod register;

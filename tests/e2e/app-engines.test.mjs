@@ -1,0 +1,94 @@
+// The installable app in the three engines over WebDriver (harness.mjs openDevice): the
+// registered app opened with the server unreachable shows a code that the server accepts once
+// it is back, and Safari on an iPhone gets the Home Screen advice, dismissed for good. The
+// server is made unreachable by a relay that the test switches off (WebDriver has no offline
+// switch). Chromium's installability verdict and the checks that the worker leaves the API and
+// the demo site alone are in app.test.mjs (Playwright).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  IPHONE, button, engines, field, heading, newUser, openDevice, startRelay, startServer, text,
+} from './harness.mjs';
+
+const ADVICE = 'Add Cloud OTP to your Home Screen';
+const OFFLINE = 'Offline: this code is computed on the time measured on your last visit.';
+
+let server;
+before(async () => {
+  server = await startServer();
+});
+after(async () => {
+  await server?.stop();
+});
+
+/** Types `value` in the form's field `label` and presses `next`. */
+async function fill(device, label, value, next = 'Next') {
+  const input = await device.waitFor(field(label));
+  await input.clear();
+  await input.sendKeys(value);
+  await device.click(button(next, true));
+}
+
+for (const engine of engines) {
+  describe(engine, () => {
+    it('with the server unreachable the installed app shows a code, which the server accepts once it is back', async () => {
+      const relay = await startRelay(server.base);
+      const device = await openDevice(engine);
+      try {
+        const user = newUser(`${engine}-offline`);
+        const issued = await server.api('POST', `/v1/users/${encodeURIComponent(user)}/activation`, {});
+        await device.goto(`${relay.base}/`);
+        await fill(device, 'Customer code (4 digits)', '1234');
+        await fill(device, 'Login ID', user);
+        await fill(device, 'Activation code (6 digits)', issued.body.activation_code, 'Activate');
+        await device.code();
+        // The worker is active and controls the page once it is loaded again.
+        await device.driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+          navigator.serviceWorker.ready.then(() => done(true), () => done(false));`);
+        await device.goto(`${relay.base}/`);
+        await device.code();
+        assert.ok(await device.eval(() => !!navigator.serviceWorker.controller), 'the worker controls /');
+
+        await relay.off();
+        await device.goto(`${relay.base}/`);
+        const offline = await device.code();
+        await device.waitFor(text(OFFLINE));
+        await device.screen('app-offline', { whole: false });
+        await relay.on();
+        const checked = await server.api('POST', '/v1/check', { user_id: user, code: offline });
+        assert.equal(checked.body.success, true, `${engine}: the code shown offline: ${JSON.stringify(checked.body)}`);
+      } finally {
+        await device.close();
+        await relay.off().catch(() => {});
+      }
+    });
+
+    it('as Safari on an iPhone it advises the Home Screen until dismissed', async () => {
+      const device = await openDevice(engine, { userAgent: IPHONE });
+      try {
+        assert.match(await device.eval(() => navigator.userAgent), /iPhone/);
+        await device.goto(`${server.base}/`);
+        await device.waitFor(heading(ADVICE));
+        await device.waitFor(heading('Activate cloud OTP'));
+        await device.screen('app-ios-advice', { whole: false });
+        await device.click(button('OK', true));
+        await device.goto(`${server.base}/`);
+        await device.waitFor(heading('Activate cloud OTP'));
+        assert.equal(await device.find(heading(ADVICE)), null, 'not after dismissal');
+      } finally {
+        await device.close();
+      }
+    });
+
+    it('as a desktop browser it gives no advice', async () => {
+      const device = await openDevice(engine);
+      try {
+        await device.goto(`${server.base}/`);
+        await device.waitFor(heading('Activate cloud OTP'));
+        assert.equal(await device.find(heading(ADVICE)), null);
+      } finally {
+        await device.close();
+      }
+    });
+  });
+}
