@@ -68,19 +68,11 @@ start_cloud_otp() {
 # pg_start DIR PORT: a throwaway PostgreSQL cluster (Debian's binaries, trust auth, loopback
 # only, default durability settings); sets PG_URL.
 pg_start() {
-  local dir=$1 port=$2
-  [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL not found under /usr/lib/postgresql" >&2; exit 1; }
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  [ "$(id -u)" = 0 ] && chown postgres "$dir"
-  "${AS_PG[@]}" "$PG_BIN/initdb" -D "$dir/data" -A trust -U cloudotp >/dev/null
-  "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -o "-k $dir -h 127.0.0.1 -p $port" \
-    -l "$dir/log" -w start >/dev/null
-  PG_DIRS+=("$dir")
-  PG_URL="postgres://cloudotp@127.0.0.1:$port/postgres"
+  rm -rf "$1"
+  pg_start_kept "$@"
 }
 
-# pg_start_kept DIR PORT: like pg_start, but keeps the cluster in DIR for later runs (the
+# pg_start_kept DIR PORT: the same, but a cluster already in DIR is kept for later runs (the
 # databases of 10^6 users that bench/growth.sh and bench/soak.sh build once).
 pg_start_kept() {
   local dir=$1 port=$2

@@ -15,7 +15,7 @@
 
 use sqlx::PgPool;
 
-use super::users::{device_from, state_from};
+use super::users::UserRow;
 use super::{AuditEntry, Committed, Result, Storage, UserRecord, VerifyCommit};
 
 /// Reads users given as `[[tenant_id, user_id], ...]`: one row per user found, with the
@@ -84,15 +84,7 @@ impl Storage {
             .await?;
         for row in rows {
             let index: i64 = row.try_get("idx")?;
-            let record = UserRecord {
-                state: state_from(
-                    row.try_get("last_step")?,
-                    row.try_get("failures")?,
-                    row.try_get("locked")?,
-                )?,
-                version: row.try_get("version")?,
-                device: device_from(&row)?,
-            };
+            let record = row.user_record()?;
             if let Some(slot) = usize::try_from(index).ok().and_then(|i| out.get_mut(i)) {
                 *slot = Some(record);
             }

@@ -37,6 +37,33 @@ pub(super) fn device_from(row: &impl DeviceRow) -> Result<Option<DeviceRecord>> 
     row.device()
 }
 
+/// Reads the columns of the user query (state, version, device) from a row of either
+/// backend: [`Storage::user`] and the PostgreSQL group read.
+pub(super) trait UserRow: DeviceRow {
+    /// The user of this row.
+    fn user_record(&self) -> Result<UserRecord>;
+}
+
+macro_rules! impl_user_row {
+    ($row:ty) => {
+        impl UserRow for $row {
+            fn user_record(&self) -> Result<UserRecord> {
+                Ok(UserRecord {
+                    state: state_from(
+                        self.try_get("last_step")?,
+                        self.try_get("failures")?,
+                        self.try_get("locked")?,
+                    )?,
+                    version: self.try_get("version")?,
+                    device: device_from(self)?,
+                })
+            }
+        }
+    };
+}
+impl_user_row!(sqlx::sqlite::SqliteRow);
+impl_user_row!(sqlx::postgres::PgRow);
+
 /// Reads the device columns of the user query from a row of either backend.
 pub(super) trait DeviceRow {
     /// The active device of this row, if any.
@@ -84,15 +111,7 @@ impl Storage {
                 .fetch_optional(pool)
                 .await?
             {
-                Some(row) => Ok(Some(UserRecord {
-                    state: state_from(
-                        row.try_get("last_step")?,
-                        row.try_get("failures")?,
-                        row.try_get("locked")?,
-                    )?,
-                    version: row.try_get("version")?,
-                    device: device_from(&row)?,
-                })),
+                Some(row) => Ok(Some(row.user_record()?)),
                 None => Ok(None),
             }
         })
