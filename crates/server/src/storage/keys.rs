@@ -61,6 +61,20 @@ impl Storage {
     /// Writes new ciphertexts `(device id, old, new)` in one transaction, each only where the
     /// row still holds the old one; returns how many were written.
     pub async fn reseal(&self, changes: &[(String, String, String)]) -> Result<u64> {
+        self.reseal_rows(
+            "UPDATE devices SET secret_enc = $1 WHERE id = $2 AND secret_enc = $3",
+            changes,
+        )
+        .await
+    }
+
+    /// Writes `(key, old, new)` ciphertexts with `update` (`$1` new, `$2` the row's key, `$3`
+    /// old) in one transaction: the device secrets' and the webhook secrets' rotation.
+    pub(super) async fn reseal_rows(
+        &self,
+        update: &'static str,
+        changes: &[(String, String, String)],
+    ) -> Result<u64> {
         if changes.is_empty() {
             return Ok(0);
         }
@@ -68,16 +82,14 @@ impl Storage {
             // A write transaction (BEGIN IMMEDIATE on SQLite), as the server's writes are.
             let mut tx = pool.begin_write().await?;
             let mut written = 0;
-            for (id, old, new) in changes {
-                written += sqlx::query(
-                    "UPDATE devices SET secret_enc = $1 WHERE id = $2 AND secret_enc = $3",
-                )
-                .bind(new)
-                .bind(id)
-                .bind(old)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            for (key, old, new) in changes {
+                written += sqlx::query(update)
+                    .bind(new)
+                    .bind(key)
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             }
             tx.commit().await?;
             Ok(written)

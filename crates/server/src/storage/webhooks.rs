@@ -359,25 +359,10 @@ impl Storage {
     /// only where the row still holds the old one (a secret rotated meanwhile is already
     /// under the new key); returns how many were written.
     pub async fn reseal_webhooks(&self, changes: &[(String, String, String)]) -> Result<u64> {
-        if changes.is_empty() {
-            return Ok(0);
-        }
-        with_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let mut written = 0;
-            for (tenant, old, new) in changes {
-                written += sqlx::query(
-                    "UPDATE webhooks SET secret_enc = $1 WHERE tenant_id = $2 AND secret_enc = $3",
-                )
-                .bind(new)
-                .bind(tenant)
-                .bind(old)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            }
-            tx.commit().await?;
-            Ok(written)
-        })
+        self.reseal_rows(
+            "UPDATE webhooks SET secret_enc = $1 WHERE tenant_id = $2 AND secret_enc = $3",
+            changes,
+        )
+        .await
     }
 }
