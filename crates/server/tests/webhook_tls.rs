@@ -15,14 +15,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use cloud_otp_server::webhooks::{Delivery, Roots, Worker};
 use common::{Backend, TestApp};
 use hmac::{Hmac, Mac};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -169,26 +169,6 @@ fn deliver(app: &TestApp, roots: Roots) -> tokio::task::JoinHandle<()> {
     tokio::spawn(worker.run())
 }
 
-async fn set_webhook(app: &TestApp, key: &str, url: &str) -> String {
-    let (status, body) = app
-        .call(
-            Method::PUT,
-            "/v1/webhook",
-            Some(key),
-            Some(json!({ "url": url })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["url"], url);
-    body["secret"].as_str().unwrap().to_owned()
-}
-
-async fn webhook_state(app: &TestApp, key: &str) -> Value {
-    let (status, body) = app.get("/v1/webhook", key).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
 /// Waits (30 s at most: a bound for a broken worker, not a timing assertion) until `done`,
 /// advancing the app's clock by 100 ms each round so that retries come due.
 async fn wait_until(app: &TestApp, key: &str, mut done: impl FnMut() -> bool) {
@@ -207,7 +187,7 @@ async fn wait_until(app: &TestApp, key: &str, mut done: impl FnMut() -> bool) {
 async fn wait_for_error(app: &TestApp, key: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let state = webhook_state(app, key).await;
+        let state = app.webhook_state(key).await;
         if state["last_error"].is_string() {
             return state;
         }
@@ -221,7 +201,7 @@ async fn wait_for_error(app: &TestApp, key: &str) -> Value {
 async fn wait_for_outbox_empty(app: &TestApp, key: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let state = webhook_state(app, key).await;
+        let state = app.webhook_state(key).await;
         if state["pending"].as_i64() == Some(0) {
             return state;
         }
@@ -235,7 +215,7 @@ async fn https_events_arrive_signed_with_the_operators_ca(backend: Backend) {
     let key = app.tenant("Academy A", "1111", &[]).await;
     let pki = pki(&["localhost", "127.0.0.1"]);
     let (url, inbox) = https_receiver(pki.server.clone()).await;
-    let secret = set_webhook(&app, &key, &url).await;
+    let secret = app.set_webhook(&key, &url).await;
     let worker = deliver(&app, Roots::from_pem(pki.ca_pem.as_bytes()).unwrap());
     app.register(&key, "u1").await;
     app.register(&key, "u2").await;
@@ -266,7 +246,7 @@ async fn refused(backend: Backend, names: &[&str], roots: fn(&str) -> Roots, exp
     let key = app.tenant("Academy A", "1111", &[]).await;
     let pki = pki(names);
     let (url, inbox) = https_receiver(pki.server.clone()).await;
-    let secret = set_webhook(&app, &key, &url).await;
+    let secret = app.set_webhook(&key, &url).await;
     let worker = deliver(&app, roots(&pki.ca_pem));
     app.register(&key, "u1").await;
     let state = wait_for_error(&app, &key).await;
@@ -289,7 +269,7 @@ async fn refused(backend: Backend, names: &[&str], roots: fn(&str) -> Roots, exp
     worker.abort();
     let _ = worker.await;
     assert!(inbox.got.lock().unwrap().is_empty(), "delivered anyway");
-    let state = webhook_state(&app, &key).await;
+    let state = app.webhook_state(&key).await;
     assert_eq!(state["pending"].as_i64(), Some(1), "{state}");
     // Once the sender trusts the receiver's CA and the certificate names the host, the kept
     // event arrives, signed.

@@ -132,20 +132,6 @@ fn deliver(app: &TestApp, delivery: Delivery) -> tokio::task::JoinHandle<()> {
     tokio::spawn(worker.run())
 }
 
-async fn set_webhook(app: &TestApp, key: &str, url: &str) -> String {
-    let (status, body) = app
-        .call(
-            Method::PUT,
-            "/v1/webhook",
-            Some(key),
-            Some(json!({ "url": url })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["url"], url);
-    body["secret"].as_str().unwrap().to_owned()
-}
-
 /// Waits (30 s at most: a bound for a broken worker, not a timing assertion) until `done`,
 /// advancing the app's clock by `tick_ms` each round so that retries come due.
 async fn wait_until(app: &TestApp, key: &str, tick_ms: u64, mut done: impl FnMut() -> bool) {
@@ -158,12 +144,6 @@ async fn wait_until(app: &TestApp, key: &str, tick_ms: u64, mut done: impl FnMut
         app.clock.advance(tick_ms);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-async fn webhook_state(app: &TestApp, key: &str) -> Value {
-    let (status, body) = app.get("/v1/webhook", key).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
 }
 
 fn types(got: &[Got]) -> Vec<String> {
@@ -197,7 +177,7 @@ async fn every_event_arrives_once_signed(backend: Backend) {
     let a = app.tenant("Academy A", "1111", &[]).await;
     let b = app.tenant("Academy B", "2222", &[]).await;
     let (url, inbox) = receiver(0, OK).await;
-    let secret = set_webhook(&app, &a, &url).await;
+    let secret = app.set_webhook(&a, &url).await;
     assert!(secret.starts_with("whsec_"));
     let worker = deliver(&app, fast());
     let now = app.now_secs();
@@ -280,7 +260,7 @@ async fn every_event_arrives_once_signed(backend: Backend) {
         );
         assert!(!g.body.contains(&secret));
     }
-    let state = webhook_state(&app, &a).await;
+    let state = app.webhook_state(&a).await;
     assert_eq!(
         (state["pending"].as_i64(), state["dead"].as_i64()),
         (Some(0), Some(0))
@@ -296,7 +276,7 @@ async fn a_receiver_down_for_a_while_gets_every_event(backend: Backend) {
     // Nothing listens on this port yet: connections are refused.
     let port = common::free_port();
     let url = format!("http://127.0.0.1:{port}/hook");
-    let secret = set_webhook(&app, &a, &url).await;
+    let secret = app.set_webhook(&a, &url).await;
     let worker = deliver(&app, fast());
     for user in ["u1", "u2", "u3"] {
         app.register(&a, user).await;
@@ -304,7 +284,7 @@ async fn a_receiver_down_for_a_while_gets_every_event(backend: Backend) {
     // Attempts fail and are counted while it is down.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let state = webhook_state(&app, &a).await;
+        let state = app.webhook_state(&a).await;
         if state["last_error"] == "cannot connect to the receiver" {
             assert_eq!(state["pending"], 3, "{state}");
             break;
@@ -324,7 +304,7 @@ async fn a_receiver_down_for_a_while_gets_every_event(backend: Backend) {
         .map(|g| serde_json::from_str::<Value>(&g.body).unwrap()["user_id"].to_string())
         .collect();
     assert_eq!(users.len(), 3);
-    let state = webhook_state(&app, &a).await;
+    let state = app.webhook_state(&a).await;
     assert_eq!(state["pending"], 0, "{state}");
     worker.abort();
 }
@@ -333,7 +313,7 @@ async fn failing_events_end_dead_and_can_be_retried(backend: Backend) {
     let app = TestApp::new(backend).await;
     let a = app.tenant("Academy A", "1111", &[]).await;
     let (url, inbox) = receiver(0, FAIL).await;
-    let secret = set_webhook(&app, &a, &url).await;
+    let secret = app.set_webhook(&a, &url).await;
     let worker = deliver(
         &app,
         Delivery {
@@ -344,7 +324,7 @@ async fn failing_events_end_dead_and_can_be_retried(backend: Backend) {
     app.register(&a, "u1").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let state = webhook_state(&app, &a).await;
+        let state = app.webhook_state(&a).await;
         if state["dead"] == 1 {
             assert_eq!(state["pending"], 0);
             assert_eq!(state["last_error"], "the receiver answered 500");
@@ -376,7 +356,7 @@ async fn failing_events_end_dead_and_can_be_retried(backend: Backend) {
     );
     wait_until(&app, &a, 100, || inbox.got.lock().unwrap().len() == 1).await;
     assert!(signed(&inbox.got.lock().unwrap()[0], &secret));
-    let state = webhook_state(&app, &a).await;
+    let state = app.webhook_state(&a).await;
     assert_eq!(
         (state["pending"].as_i64(), state["dead"].as_i64()),
         (Some(0), Some(0))
@@ -386,7 +366,7 @@ async fn failing_events_end_dead_and_can_be_retried(backend: Backend) {
         .call(Method::DELETE, "/v1/webhook", Some(&a), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(webhook_state(&app, &a).await["url"], Value::Null);
+    assert_eq!(app.webhook_state(&a).await["url"], Value::Null);
     worker.abort();
 }
 
@@ -394,7 +374,7 @@ async fn a_hanging_receiver_does_not_hold_verifications_back(backend: Backend) {
     let app = TestApp::new(backend).await;
     let a = app.tenant("Academy A", "1111", &[]).await;
     let (url, inbox) = receiver(0, HANG).await;
-    set_webhook(&app, &a, &url).await;
+    app.set_webhook(&a, &url).await;
     // Attempts far longer than the test: the receiver holds every one.
     let worker = deliver(
         &app,
@@ -433,7 +413,7 @@ async fn a_hanging_receiver_does_not_hold_verifications_back(backend: Backend) {
         .expect("a lock waited for the webhook receiver");
     assert!(inbox.in_flight.load(Ordering::SeqCst) > 0);
     assert!(inbox.got.lock().unwrap().is_empty());
-    let state = webhook_state(&app, &a).await;
+    let state = app.webhook_state(&a).await;
     assert!(state["pending"].as_i64().unwrap() >= 13, "{state}");
     worker.abort();
 }
@@ -520,16 +500,18 @@ async fn erasing_a_trainee_drops_its_undelivered_events(backend: Backend) {
     let a = app.tenant("Academy A", "1111", &[]).await;
     // Nothing listens yet: the events wait in the outbox.
     let port = common::free_port();
-    let secret = set_webhook(&app, &a, &format!("http://127.0.0.1:{port}/hook")).await;
+    let secret = app
+        .set_webhook(&a, &format!("http://127.0.0.1:{port}/hook"))
+        .await;
     app.register(&a, "keep").await;
     let gone = app.register(&a, "gone").await;
     lock(&app, &a, "gone", &gone).await;
-    assert_eq!(webhook_state(&app, &a).await["pending"], 3);
+    assert_eq!(app.webhook_state(&a).await["pending"], 3);
     let (status, _) = app
         .call(Method::DELETE, "/v1/users/gone", Some(&a), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(webhook_state(&app, &a).await["pending"], 1);
+    assert_eq!(app.webhook_state(&a).await["pending"], 1);
     let worker = deliver(&app, fast());
     let (_, inbox) = receiver(port, OK).await;
     wait_until(&app, &a, 100, || !inbox.got.lock().unwrap().is_empty()).await;
@@ -545,7 +527,7 @@ async fn erasing_a_trainee_drops_its_undelivered_events(backend: Backend) {
         got[0].body
     );
     assert!(!got[0].body.contains("gone"));
-    assert_eq!(webhook_state(&app, &a).await["pending"], 0);
+    assert_eq!(app.webhook_state(&a).await["pending"], 0);
     worker.abort();
 }
 
@@ -592,7 +574,7 @@ async fn master_key_rotation_reseals_the_signing_secret(backend: Backend) {
     wait_until(&app, &a, 100, || !inbox.got.lock().unwrap().is_empty()).await;
     let got = inbox.got.lock().unwrap().clone();
     assert!(signed(&got[0], &secret), "{got:?}");
-    let state = webhook_state(&app, &a).await;
+    let state = app.webhook_state(&a).await;
     assert_eq!(state["last_error"], Value::Null, "{state}");
     worker.abort();
 }

@@ -363,6 +363,29 @@ impl TestApp {
         }
     }
 
+    /// Registers `url` as the institution's webhook (`PUT /v1/webhook`); returns the signing
+    /// secret.
+    pub async fn set_webhook(&self, key: &str, url: &str) -> String {
+        let (status, body) = self
+            .call(
+                Method::PUT,
+                "/v1/webhook",
+                Some(key),
+                Some(json!({ "url": url })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["url"], url);
+        body["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// The institution's webhook state (`GET /v1/webhook`): url, pending, dead, last error.
+    pub async fn webhook_state(&self, key: &str) -> Value {
+        let (status, body) = self.get("/v1/webhook", key).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
     /// The body of a verification with `code`.
     pub async fn verify(&self, session: &str, device: &Device, code: &str) -> (StatusCode, Value) {
         self.post("/v1/verify", None, device.verification(session, code))
