@@ -306,7 +306,7 @@ const drivers = {
 };
 
 /** A free loopback port, from the kernel. */
-async function freePort() {
+export async function freePort() {
   const probe = createNetServer();
   await new Promise((done) => probe.listen(0, '127.0.0.1', done));
   const { port } = probe.address();
