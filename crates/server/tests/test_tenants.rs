@@ -25,6 +25,7 @@ on_both_backends!(
     a_retried_siteverify_with_its_idempotency_key_gets_the_same_answer,
     racing_retries_with_one_key_all_get_the_answer_and_other_keys_none,
     a_malformed_idempotency_key_is_refused,
+    the_widget_status_names_a_test_institution_and_its_mode,
 );
 
 const LMS: &str = "https://lms.example";
@@ -213,6 +214,33 @@ async fn a_test_institution_cannot_reach_a_real_one(backend: Backend) {
         .unwrap();
     let rotated = rotate_api_key(&app.storage, &tenant).await.unwrap();
     assert!(rotated.starts_with("cok_test_"), "{rotated}");
+}
+
+async fn the_widget_status_names_a_test_institution_and_its_mode(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let real = app.tenant("Real Academy", "5678", &[LMS]).await;
+    for (key, mode) in [
+        (
+            test_tenant(&app, "7001", TestMode::AlwaysPass).await,
+            json!("always-pass"),
+        ),
+        (
+            test_tenant(&app, "7002", TestMode::AlwaysFail).await,
+            json!("always-fail"),
+        ),
+        (
+            test_tenant(&app, "7003", TestMode::AlwaysSuspended).await,
+            json!("always-suspended"),
+        ),
+        (real, Value::Null),
+    ] {
+        let session = app.session(&key, "ci-user").await;
+        let (status, body) = app
+            .post("/v1/status", None, json!({ "session": session }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["institution"]["test"], mode, "{body}");
+    }
 }
 
 async fn siteverify_names_the_origin_and_says_test_false_for_a_real_institution(backend: Backend) {

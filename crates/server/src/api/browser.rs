@@ -17,6 +17,7 @@ use crate::http::{ApiJson, ClientIp, CustomerPath, check_origin};
 use crate::metrics::VerificationOutcome;
 use crate::service::enrollment::{Authority, Authorized};
 use crate::service::open_for_service;
+use crate::test_mode::TestMode;
 
 /// `GET /v1/time` response.
 #[derive(Debug, Serialize)]
@@ -73,7 +74,12 @@ pub async fn status(
         "attempts_left": status.attempts_left,
         "device": status.device.as_ref().map(device_view),
         "device_is_this_browser": status.device_is_this_browser,
-        "institution": { "name": tenant.name, "customer_code": tenant.customer_code },
+        // A test institution says so, for the widget to mark its screens "testing only".
+        "institution": {
+            "name": tenant.name,
+            "customer_code": tenant.customer_code,
+            "test": tenant.test_mode.map(TestMode::as_str),
+        },
         "pin_digits": tenant.pin_digits.digits(),
     })))
 }
