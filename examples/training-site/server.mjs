@@ -48,7 +48,7 @@ async function redeem(pass, user) {
 }
 
 // The pages' one style rule: readable on a phone and on a desktop.
-const STYLE = '  <style>body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }</style>\n';
+const STYLE = '  <style>body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }\n    button { font: inherit; margin-top: 1rem; padding: 0.5rem 1.5rem; }</style>\n';
 
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 

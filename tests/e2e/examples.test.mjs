@@ -74,6 +74,14 @@ for (const engine of engines) {
       });
     }
 
+    it('the server-rendered form refuses a submission before the trainee passed', async () => {
+      await device.goto(`${siteOrigin}/form?user=${encodeURIComponent(newUser('example-early'))}`);
+      // Once the widget has drawn its screen, which moves the button down.
+      await device.waitFor(button('Register cloud OTP'));
+      await device.click(button('Start the exam'));
+      await device.waitFor(text('Not passed (no_pass).'));
+    });
+
     it('the server-rendered form posts the pass in its hidden field, with no script of the site\'s own', async () => {
       const user = await passOn('form');
       // The pass reaches the field once the server accepted the code.
@@ -83,6 +91,7 @@ for (const engine of engines) {
         if (!field) await new Promise((r) => setTimeout(r, 100));
       }
       assert.match(field || '', /\S{20,}/, 'the form holds the pass');
+      await device.screen('example-form-page');
       await device.click(button('Start the exam'));
       await device.waitFor(text(`Passed: ${user} may start the exam.`));
       await device.screen('example-form');

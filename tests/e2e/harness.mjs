@@ -482,7 +482,12 @@ export async function openDevice(engine, { locale = 'en-US', userAgent } = {}) {
     async waitFor(query, ms = timeout) {
       const end = Date.now() + ms;
       for (;;) {
-        const el = await device.find(query);
+        // A page that is navigating away (a form posted) can fail the script: WebKit's driver
+        // says "Callback was not called before the unload event". The next page is asked again.
+        const el = await device.find(query).catch((e) => {
+          if (/unload|navigat|detached|stale/i.test(e.message) && Date.now() < end) return null;
+          throw e;
+        });
         if (el) return el;
         if (Date.now() > end) {
           const shown = await device.eval(() => {
