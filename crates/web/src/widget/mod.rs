@@ -59,7 +59,8 @@ export type CloudOtpErrorCode =
   | "device_exists" | "key_missing" | "invalid_session" | "network_error" | "server_error"
   | "key_not_storable" | "indexeddb_unavailable" | "quota_exceeded" | "storage_error"
   | "crypto_error" | "crypto_unavailable" | "random_unavailable" | "service_closed"
-  | "origin_not_allowed" | "not_registered" | "bad_request" | "invalid_server";
+  | "origin_not_allowed" | "not_registered" | "bad_request" | "too_many_accounts"
+  | "invalid_server";
 
 /** `event.detail` of `cloud-otp-error`: every outcome but the pass. */
 export interface CloudOtpErrorDetail {
