@@ -1,15 +1,18 @@
 // The trainee's flows in all three engines (Chromium, Firefox ESR, WebKitGTK: the Safari
 // engine), through WebDriver against the real server: registration, the code, the keypad, the
 // pass reaching the site and siteverify; a replayed code; wrong codes down to suspension and the
-// unlock; an unapproved browser taking over; the device clock hours off; Korean. Firefox runs
-// without any pref that answers its storage-persistence prompt. Every screen is checked with
-// axe-core and photographed as target/screenshots/ENGINE-NAME.png.
+// unlock; an unapproved browser taking over; the device clock hours off; Korean; and the events
+// the page is told of each outcome, in order. Firefox runs without any pref that answers its
+// storage-persistence prompt. Every screen is checked with axe-core and photographed as
+// target/screenshots/ENGINE-NAME.png.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import {
-  button, engineLabels, engines, heading, newUser, openDevice, startServer, text, wrongCode,
+  button, engineLabels, engines, heading, newUser, openDevice, startRelay, startServer, text,
+  wrongCode,
 } from './harness.mjs';
+import { error, recordEvents, told, toldWithoutPasses } from './told.mjs';
 
 let server;
 let site;
@@ -46,9 +49,22 @@ if (params.get('holdtime')) {
     ? released.then(() => realFetch(input, init))
     : realFetch(input, init));
 }
+// With NOSTORE, IndexedDB refuses to keep a CryptoKey, as some private modes and Lockdown Mode do.
+if (params.get('nostore')) {
+  const put = IDBObjectStore.prototype.put;
+  IDBObjectStore.prototype.put = function (value, key) {
+    if (value instanceof CryptoKey) throw new DOMException('cannot clone', 'DataCloneError');
+    return put.call(this, value, key);
+  };
+}
 // What the page's own clock says, for the test to read: WebDriver's scripts run beside the page
 // (in Firefox, in a sandbox with the original Date), not in it.
 document.documentElement.dataset.deviceNow = String(Date.now());`);
+      return;
+    }
+    if (url.pathname === '/told.js') {
+      res.setHeader('content-type', 'text/javascript');
+      res.end(`// Records the widget's events from the start (it runs before the module).\n(${recordEvents})();`);
       return;
     }
     if (url.pathname === '/phone') {
@@ -63,14 +79,18 @@ document.documentElement.dataset.deviceNow = String(Date.now());`);
  src="/lesson?user=${encodeURIComponent(url.searchParams.get('user'))}&shift=0&long=1"></iframe></body></html>`);
       return;
     }
-    const opened = await institution('/v1/sessions', { user_id: url.searchParams.get('user'), purpose: 'exam' });
+    // A new session, or with SESSION one the test kept (spent, or expired); with SERVER the
+    // widget asks another address for the same server (a relay the test cuts off).
+    const opened = url.searchParams.get('session') ? { session: url.searchParams.get('session') }
+      : await institution('/v1/sessions', { user_id: url.searchParams.get('user'), purpose: 'exam' });
+    const widgetServer = url.searchParams.get('server') || server.base;
     res.setHeader('content-type', 'text/html; charset=utf-8');
     res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Clock Academy</title>
 <link rel="icon" href="data:,">
-<script src="/clock.js?shift=${Number(url.searchParams.get('shift'))}&cores=${Number(url.searchParams.get('cores')) || ''}&holdtime=${url.searchParams.get('holdtime') || ''}"></script>
+<script src="/clock.js?shift=${Number(url.searchParams.get('shift'))}&cores=${Number(url.searchParams.get('cores')) || ''}&holdtime=${url.searchParams.get('holdtime') || ''}&nostore=${url.searchParams.get('nostore') || ''}"></script>
 <script type="module" src="${server.base}/cloud-otp.js"></script></head>
 <body><main><h1>Clock Academy</h1>
-<cloud-otp server="${server.base}" session="${opened.session}"></cloud-otp>
+<cloud-otp server="${widgetServer}" session="${opened.session}"></cloud-otp><script src="/told.js"></script>
 ${url.searchParams.get('long') ? '<section style="height:1500px"><h2>Lesson 1</h2><p>The lesson goes on below the OTP step.</p></section>' : ''}</main></body></html>`);
   });
   await new Promise((done) => site.listen(0, '127.0.0.1', done));
@@ -152,9 +172,7 @@ for (const engine of engines) {
           assert.equal(asked, 'prompt', 'the persistence prompt is unanswered');
         }
 
-        await device.eval(() => {
-          document.addEventListener('cloud-otp-pass', (e) => { window.__pass = e.detail.pass; });
-        });
+        await device.eval(recordEvents);
         await device.keypad(code.slice(0, 4) + '9');
         await device.click(button('Delete last digit'));
         await device.keypad(code.slice(4));
@@ -169,42 +187,42 @@ for (const engine of engines) {
         // The demo page's own line follows: the trainee is registered now.
         await device.waitFor(text('(status: active)'));
         await device.screen('success');
-        // A pass is single-use: the site redeemed it already.
-        const pass = await device.eval(() => window.__pass);
-        assert.equal(typeof pass, 'string');
-        const again = await server.api('POST', '/v1/siteverify', { pass });
+        // The page was told the pass alone, on the element. It is single-use: the site
+        // redeemed it already.
+        const [passed] = await told(device);
+        assert.deepEqual(await toldWithoutPasses(device), [{ type: 'cloud-otp-pass' }]);
+        const again = await server.api('POST', '/v1/siteverify', { pass: passed.detail.pass });
         assert.equal(again.body.success, false, JSON.stringify(again.body));
 
-        // The same code again, with a new session: refused as replayed.
+        // The same code again, with a new session: refused as replayed, and the page told.
         await openDemo(device, user);
+        await device.code();
+        await device.eval(recordEvents);
         await enter(device, code);
         await device.waitFor(text('This code was already used. Wait for the next code and type it.'));
         await device.screen('replayed');
+        assert.deepEqual(await told(device), [error('replayed')]);
       } finally {
         await device.close();
       }
     });
 
-    it('counts wrong codes down to suspension and works again after the unlock', async () => {
+    it('counts wrong codes down to suspension, telling the page each, and works again after the unlock', async () => {
       const device = await openDevice(engine);
       try {
         const user = newUser(`${engine}-lock`);
-        const code = await register(device, user);
+        const lesson = `${siteOrigin}/lesson?user=${encodeURIComponent(user)}&shift=0`;
+        await device.goto(lesson);
+        await device.click(button('Register cloud OTP'));
+        await device.click(button('Confirm', true));
+        const code = await device.code();
         for (let left = 4; left >= 1; left--) {
           await enter(device, wrongCode(code));
           await device.waitFor(text(`Attempts left before OTP is suspended: ${left}.`));
           if (left === 4) {
             // Styled as a problem: the colour of errors and a bar beside it, besides the words.
             const color = await device.eval(() => {
-              const find = (root) => {
-                for (const el of root.querySelectorAll('*')) {
-                  if (el.matches('.status[data-bad="1"]')) return el;
-                  const inner = el.shadowRoot && find(el.shadowRoot);
-                  if (inner) return inner;
-                }
-                return null;
-              };
-              const status = find(document);
+              const status = document.querySelector('cloud-otp').shadowRoot.querySelector('.status[data-bad="1"]');
               return status && getComputedStyle(status).color;
             });
             assert.equal(color, 'rgb(180, 35, 24)');
@@ -215,12 +233,27 @@ for (const engine of engines) {
         await device.waitFor(heading('OTP is suspended'));
         await device.waitFor(text(`Five wrong codes in a row suspended OTP for ID ${user}.`));
         await device.screen('suspended');
+        const countdown = [4, 3, 2, 1].map((left) => error('invalid_code', { attemptsLeft: left }));
+        assert.deepEqual(await told(device), [...countdown, error('locked')]);
 
-        const unlocked = await server.api('POST', `/v1/users/${encodeURIComponent(user)}/unlock`, {});
-        assert.equal(unlocked.status, 200);
+        // Opened again while suspended: told as the widget mounts, once, whatever the language.
+        await device.goto(lesson);
+        await device.waitFor(heading('OTP is suspended'));
+        await device.click(button('한국어'));
+        await device.waitFor(button('English'));
+        await device.click(button('English'));
+        await device.waitFor(heading('OTP is suspended'));
+        assert.deepEqual(await told(device), [error('locked')]);
+
+        const unlocked = await institution(`/v1/users/${encodeURIComponent(user)}/unlock`, {});
+        assert.equal(unlocked.status, 'active', JSON.stringify(unlocked));
         await device.click(button('Check again'));
         await enter(device, await device.code());
-        await device.waitFor(text(`Verified: ${user}`));
+        await device.waitFor(heading('OTP confirmed'));
+        const [, passed] = await told(device);
+        assert.deepEqual(await toldWithoutPasses(device), [error('locked'), { type: 'cloud-otp-pass' }]);
+        const verified = await institution('/v1/siteverify', { pass: passed.detail.pass });
+        assert.equal(verified.success, true, JSON.stringify(verified));
       } finally {
         await device.close();
       }
@@ -247,49 +280,103 @@ for (const engine of engines) {
           await second.waitFor(text(`OTP for ID ${user} is registered on ${label}`)));
         assert.match(named, /\(registered [A-Z][a-z]+ \d{1,2}, \d{4}(,| at) \d{1,2}:\d{2}\s?[AP]M\)/, named);
         await second.screen('unapproved');
+        // The page was told as the widget mounted, with the device the screen names.
+        const [unapproved] = await told(second);
+        assert.deepEqual(await told(second), [error('unapproved_device', { device: { label, registeredAt: unapproved.detail.device.registeredAt } })]);
+        assert.match(unapproved.detail.device.registeredAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d/);
         await second.click(button('Register this browser instead'));
         await second.waitFor(heading('Confirm registration'));
         await second.screen('replace-confirm');
         await second.click(button('Confirm', true));
         await enter(second, await second.code());
         await second.waitFor(heading('OTP confirmed'));
+        assert.deepEqual(await toldWithoutPasses(second), [unapproved, { type: 'cloud-otp-pass' }]);
 
         // The first browser is told as it opens, and shows no code the server would refuse.
         await first.goto(lesson(user, false));
         await first.waitFor(heading('This browser is not your OTP device'));
         assert.equal(await first.eval(() => document.querySelector('cloud-otp').shadowRoot.querySelector('.digits')), null);
         await first.screen('replaced');
+        const [replaced] = await told(first);
+        assert.deepEqual(await told(first), [error('unapproved_device', { device: { label, registeredAt: replaced.detail.device.registeredAt } })]);
+        assert.ok(Date.parse(replaced.detail.device.registeredAt) >= Date.parse(unapproved.detail.device.registeredAt));
       } finally {
         await first.close();
         await second.close();
       }
     });
 
-    it('tells a browser whose data was erased so, and registers it again in one step', async () => {
+    it('tells a browser whose data was erased so, and registers it again in one step; a spent session is expired', async () => {
       const device = await openDevice(engine);
       try {
         const user = newUser(`${engine}-erased`);
-        await register(device, user);
+        const lesson = `${siteOrigin}/lesson?user=${encodeURIComponent(user)}&shift=0`;
+        await device.goto(lesson);
+        await device.click(button('Register cloud OTP'));
+        await device.click(button('Confirm', true));
+        await device.code();
         // What Safari does after 7 days without a visit, and what clearing site data does.
         await device.eval(() => new Promise((done, fail) => {
           const request = indexedDB.deleteDatabase('cloud-otp');
           request.onsuccess = () => done(true);
           request.onerror = () => fail(request.error);
         }));
-        await openDemo(device, user);
+        await device.goto(lesson);
         await device.waitFor(heading("This browser's OTP data was erased"));
         await device.waitFor(text(`ID ${user} was registered in this browser (${label}, `));
         await device.screen('erased');
+        // Told as the registration erased: the key this browser had is missing.
+        assert.deepEqual(await told(device), [error('key_missing')]);
         await device.click(button('Register this browser again'));
         await enter(device, await device.code());
-        await device.waitFor(text(`Verified: ${user}`));
-        const { body } = await server.api('GET', `/v1/audit?user_id=${encodeURIComponent(user)}`);
-        const events = body.events.map((e) => `${e.event}:${e.outcome}`).filter((e) => e.startsWith('device_'));
+        await device.waitFor(heading('OTP confirmed'));
+        const [, passed] = await told(device);
+        assert.deepEqual(await toldWithoutPasses(device), [error('key_missing'), { type: 'cloud-otp-pass' }]);
+        const verified = await institution('/v1/siteverify', { pass: passed.detail.pass });
+        assert.equal(verified.success, true, JSON.stringify(verified));
+        const { events: audit } = await institution(`/v1/audit?user_id=${encodeURIComponent(user)}`);
+        const events = audit.map((e) => `${e.event}:${e.outcome}`).filter((e) => e.startsWith('device_'));
         assert.deepEqual(events.sort(), [
           'device_registered:registered', 'device_reregistered:registered', 'device_retired:reregistered',
         ]);
+
+        // The session that verification spent, opened again: expired, and the page told.
+        const spent = await device.eval(() => document.querySelector('cloud-otp').getAttribute('session'));
+        await device.goto(`${lesson}&session=${encodeURIComponent(spent)}`);
+        await device.waitFor(heading('This OTP request has expired'));
+        await device.screen('expired');
+        assert.deepEqual(await told(device), [error('invalid_session')]);
       } finally {
         await device.close();
+      }
+    });
+
+    it('tells the page when the server cannot be reached and when this browser cannot keep keys', async () => {
+      const relay = await startRelay(server.base);
+      let device;
+      try {
+        device = await openDevice(engine);
+        const user = newUser(`${engine}-told`);
+        // The widget's server is a relay to the real one, switched off: connections refused.
+        await relay.off();
+        await device.goto(`${siteOrigin}/lesson?user=${encodeURIComponent(user)}&shift=0&server=${encodeURIComponent(relay.base)}`);
+        await device.waitFor(heading('Cannot reach the OTP server'));
+        await device.screen('told-offline');
+        assert.deepEqual(await told(device), [error('network_error')]);
+        await relay.on();
+        await device.click(button('Try again'));
+        await device.waitFor(button('Register cloud OTP'));
+        assert.deepEqual(await told(device), [error('network_error')], 'the offer tells nothing');
+
+        await device.goto(`${siteOrigin}/lesson?user=${encodeURIComponent(user)}&shift=0&nostore=1`);
+        await device.click(button('Register cloud OTP'));
+        await device.click(button('Confirm', true));
+        await device.waitFor(heading('This browser cannot keep the OTP key'));
+        await device.screen('told-no-storage');
+        assert.deepEqual(await told(device), [error('key_not_storable')]);
+      } finally {
+        await device?.close();
+        await relay.off();
       }
     });
 

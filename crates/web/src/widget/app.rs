@@ -1,6 +1,6 @@
 //! The widget's runner: one mounted widget, its DOM listeners turned into [`Event`]s for the
 //! state machine ([`State::step`]), and the [`Effect`]s it returns performed at the edge:
-//! IndexedDB, fetch and WebCrypto through [`Device`], timers, the clipboard, the pass event,
+//! IndexedDB, fetch and WebCrypto through [`Device`], timers, the clipboard, the page's events,
 //! and the DOM ([`render`]). Every result goes back to the machine as an event.
 
 use std::cell::{Cell, RefCell};
@@ -13,9 +13,8 @@ use web_sys::{CustomEvent, CustomEventInit, Element, Event as DomEvent, HtmlElem
 
 use super::dom::{Listener, Timer, attr, el, on, prop, set_prop};
 use super::i18n::Lang;
-use super::machine::{Action, Effect, Env, Event, Key, State, Status};
+use super::machine::{Action, Effect, Env, Event, Key, Note, Outcome, State, Status, View};
 use super::render::{self, Screen};
-use crate::api::Pass;
 use crate::{Device, js, keystore};
 
 /// One mounted widget.
@@ -120,15 +119,15 @@ impl App {
 
     /// Performs one effect: the DOM ones now, the others in a task that reports back.
     fn run(&self, effect: Effect) {
-        // The host page's listener to the pass may have unmounted the widget.
+        // The host page's listener to an event may have unmounted the widget.
         if self.gone.get() {
             return;
         }
         // Before anything is borrowed: the host page's listener may call the widget back.
         // Moving focus below cannot: it leaves a removed screen or a button, not a field that
         // would fire `change`.
-        if let Effect::Emit(pass) = &effect {
-            return self.emit(pass);
+        if let Effect::Emit(outcome) = &effect {
+            return self.emit(outcome);
         }
         let state = self.state.borrow();
         let lang = state.lang;
@@ -304,17 +303,45 @@ impl App {
         self.dispatch(event);
     }
 
-    /// Hands the pass to the host page: a `cloud-otp-pass` event that bubbles out of the
-    /// widget, through a shadow root too (composed).
-    fn emit(&self, pass: &Pass) {
+    /// Tells the host page an outcome: `cloud-otp-pass` with the pass, or `cloud-otp-error`
+    /// with the stable code, an event that bubbles out of the widget, through a shadow root too
+    /// (composed).
+    // Out of line: inlined into `run` it costs the module 50 bytes more (gzip -9).
+    #[inline(never)]
+    fn emit(&self, outcome: &Outcome) {
         let detail = Object::new();
-        js::set(&detail, "pass", pass.pass.as_str());
-        js::set(&detail, "expiresAt", pass.expires_at.as_str());
+        let name = match outcome {
+            Outcome::Pass(pass) => {
+                js::set(&detail, "pass", pass.pass.as_str());
+                js::set(&detail, "expiresAt", pass.expires_at.as_str());
+                "cloud-otp-pass"
+            }
+            Outcome::Error(code) => {
+                js::set(&detail, "code", code.as_str());
+                let state = self.state.borrow();
+                // The note of a wrong code is the one just told: any other outcome replaces it.
+                if let Note::WrongCode(left) = state.note {
+                    js::set(&detail, "attemptsLeft", left);
+                }
+                // The device the screen names, unless it is this browser (`key_missing`).
+                if let View::Register {
+                    device: Some(d), ..
+                } = &state.view
+                    && !d.this_browser
+                {
+                    let device = Object::new();
+                    js::set(&device, "label", d.label.as_str());
+                    js::set(&device, "registeredAt", d.registered_at.as_str());
+                    js::set(&detail, "device", device);
+                }
+                "cloud-otp-error"
+            }
+        };
         let init = CustomEventInit::new();
         init.set_bubbles(true);
         init.set_composed(true);
         init.set_detail(&detail);
-        if let Ok(event) = CustomEvent::new_with_event_init_dict("cloud-otp-pass", &init) {
+        if let Ok(event) = CustomEvent::new_with_event_init_dict(name, &init) {
             let _ = self.host.dispatch_event(&event);
         }
     }

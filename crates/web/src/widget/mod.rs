@@ -45,6 +45,38 @@ export interface MountOptions {
    *  to remember that. */
   advise?: () => void;
 }
+
+/** `event.detail` of `cloud-otp-pass`: redeem `pass` with POST /v1/siteverify before
+ *  `expiresAt` (ISO 8601, 120 s after the success). */
+export interface CloudOtpPassDetail {
+  pass: string;
+  expiresAt: string;
+}
+
+/** The stable codes of `cloud-otp-error` (docs/widget.md "Events"), those of docs/api.md. */
+export type CloudOtpErrorCode =
+  | "invalid_code" | "replayed" | "rate_limited" | "locked" | "unapproved_device"
+  | "device_exists" | "key_missing" | "invalid_session" | "network_error" | "server_error"
+  | "key_not_storable" | "indexeddb_unavailable" | "quota_exceeded" | "storage_error"
+  | "crypto_error" | "crypto_unavailable" | "random_unavailable" | "service_closed"
+  | "origin_not_allowed" | "not_registered" | "bad_request" | "too_many_accounts"
+  | "invalid_server";
+
+/** `event.detail` of `cloud-otp-error`: every outcome but the pass. */
+export interface CloudOtpErrorDetail {
+  code: CloudOtpErrorCode;
+  /** With `invalid_code`: wrong codes still allowed before suspension. */
+  attemptsLeft?: number;
+  /** With `unapproved_device` and `device_exists`: the registered device. */
+  device?: { label: string; registeredAt: string };
+}
+
+declare global {
+  interface HTMLElementEventMap {
+    "cloud-otp-pass": CustomEvent<CloudOtpPassDetail>;
+    "cloud-otp-error": CustomEvent<CloudOtpErrorDetail>;
+  }
+}
 "#;
 
 /// A mounted widget. It stays mounted until `unmount()`, even when this handle is garbage
@@ -76,7 +108,8 @@ thread_local! {
 
 /// Renders the widget into `element` (its children are replaced). With a session it hands the
 /// pass to the page as a bubbling, composed `cloud-otp-pass` event `{detail: {pass,
-/// expiresAt}}` dispatched on `element`.
+/// expiresAt}}` dispatched on `element`, and every other outcome as `cloud-otp-error`
+/// `{detail: {code, attemptsLeft?, device?}}`.
 #[wasm_bindgen]
 pub fn mount(
     // Taken by value: a borrowed externref makes wasm-bindgen emit table.fill, which Debian's

@@ -2,7 +2,7 @@
 //! when the step ends), the keypad (digits, delete, clear, paste), and sending a code with
 //! every answer told under the keypad.
 
-use super::{Effect, Key, Note, Run, View, seconds_left};
+use super::{Effect, Key, Note, Outcome, Run, View, seconds_left};
 use crate::api::Pass;
 use crate::widget::i18n::T;
 use crate::{CurrentCode, Error};
@@ -163,8 +163,8 @@ impl Run<'_> {
         self.out.push(Effect::Verify { id, code });
     }
 
-    /// The server's answer to a code: the pass, or the problem under the keypad; a network
-    /// failure keeps what was typed for "Try again".
+    /// The server's answer to a code: the pass, or the problem under the keypad, each told to
+    /// the page; a network failure keeps what was typed for "Try again".
     pub(super) fn verified(&mut self, result: Result<Pass, Error>) {
         self.s.checking = false;
         self.s.busy = false;
@@ -172,20 +172,25 @@ impl Run<'_> {
         match result {
             Ok(pass) => {
                 self.s.typed.clear();
-                self.out.push(Effect::Emit(pass));
+                self.out.push(Effect::Emit(Outcome::Pass(pass)));
                 self.s.focus = true;
                 self.show(View::Done);
             }
-            Err(Error::InvalidCode { attempts_left }) => {
+            Err(e @ (Error::InvalidCode { .. } | Error::Replayed)) => {
                 self.edit(String::clear);
-                self.say(Note::WrongCode(attempts_left));
+                self.say(match e {
+                    Error::InvalidCode { attempts_left } => Note::WrongCode(attempts_left),
+                    _ => Note::Replayed,
+                });
+                self.tell(e.code());
             }
-            Err(Error::Replayed) => {
-                self.edit(String::clear);
-                self.say(Note::Replayed);
+            Err(e) if e.retryable() => {
+                self.say(match e {
+                    Error::RateLimited => Note::RateLimited,
+                    _ => Note::Network,
+                });
+                self.tell(e.code());
             }
-            Err(Error::RateLimited) => self.say(Note::RateLimited),
-            Err(e) if e.retryable() => self.say(Note::Network),
             Err(e) => {
                 self.s.focus = true;
                 self.fail(e);

@@ -213,8 +213,8 @@ pub(crate) enum Effect {
         id: String,
         code: String,
     },
-    /// Hand the pass to the host page.
-    Emit(Pass),
+    /// Tell the host page an outcome, as an event on the element.
+    Emit(Outcome),
     Copy(String),
     /// Show the clock's code and hint in the code view.
     ShowCode,
@@ -231,6 +231,15 @@ pub(crate) enum Effect {
     /// Set the activation form's field to this.
     Field(String),
     NativeKeyboard,
+}
+
+/// What the host page is told: `cloud-otp-pass`, or `cloud-otp-error` with the stable code of
+/// every other outcome (docs/widget.md "Events"); the runner adds what the screen shows with
+/// it, the attempts left of a wrong code and the device a registration screen names. Each is
+/// told once, by the step where it happens, never by a redraw, a language switch or a tick.
+pub(crate) enum Outcome {
+    Pass(Pass),
+    Error(String),
 }
 
 /// What a step may read of the world: the time, and which PIN accounts are unlocked.
@@ -471,8 +480,10 @@ impl Run<'_> {
         });
     }
 
-    /// The screen for a failure. None of them loses the registration (docs/product.md rule 12).
+    /// The screen for a failure, and the page told its code. None of them loses the
+    /// registration (docs/product.md rule 12).
     fn fail(&mut self, error: Error) {
+        let code = error.code().to_owned();
         let view = match error {
             Error::IndexedDbUnavailable | Error::KeyNotStorable | Error::QuotaExceeded => {
                 View::NoStorage
@@ -485,13 +496,19 @@ impl Run<'_> {
                 step: Step::Offer,
             },
             // The account's key is gone (site data cleared elsewhere): the session's status
-            // then leads to registering again.
+            // then leads to registering again, and tells the page (`register.rs`).
             Error::KeyMissing if self.s.session.is_some() => {
                 return self.out.push(Effect::Start);
             }
-            other => View::Failed(other.code().to_owned()),
+            _ => View::Failed(code.clone()),
         };
         self.show(view);
+        self.tell(&code);
+    }
+
+    /// Tells the host page the outcome of this `code` (`cloud-otp-error`).
+    fn tell(&mut self, code: &str) {
+        self.out.push(Effect::Emit(Outcome::Error(code.to_owned())));
     }
 
     /// A button outside the keypad.

@@ -30,12 +30,11 @@ impl Run<'_> {
         self.s.user = status.user_id;
         self.s.institution = status.institution;
         self.s.pin_digits = status.pin_digits;
-        let offer = |device| View::Register {
-            device,
-            step: Step::Offer,
-        };
-        match (status.user_status, account) {
-            (UserStatus::Locked, _) => self.show(View::Suspended),
+        let device = match (status.user_status, account) {
+            (UserStatus::Locked, _) => {
+                self.show(View::Suspended);
+                return self.tell("locked");
+            }
             // Another browser or app registered since this one did: say so now, not after a
             // typed code is refused. The same registration has the same server time, to the
             // millisecond (two browsers can register less than a second apart).
@@ -43,11 +42,28 @@ impl Run<'_> {
                 if device_at_ms.is_finite()
                     && (device_at_ms - account.registered_at_ms).abs() >= 1.0 =>
             {
-                self.show(offer(status.device));
+                status.device
             }
-            (UserStatus::Active, Some(account)) => self.show_code(account, Vec::new()),
-            (UserStatus::Active, None) => self.show(offer(status.device)),
-            (UserStatus::Unregistered, _) => self.show(offer(None)),
+            (UserStatus::Active, Some(account)) => return self.show_code(account, Vec::new()),
+            (UserStatus::Active, None) => status.device,
+            (UserStatus::Unregistered, _) => None,
+        };
+        // The offer to register; with a device, the page is told which the screen names: this
+        // browser, whose key was erased (`key_missing`, the code of a key that is gone), or
+        // another device.
+        let told = device.as_ref().map(|d| {
+            if d.this_browser {
+                "key_missing"
+            } else {
+                "unapproved_device"
+            }
+        });
+        self.show(View::Register {
+            device,
+            step: Step::Offer,
+        });
+        if let Some(code) = told {
+            self.tell(code);
         }
     }
 

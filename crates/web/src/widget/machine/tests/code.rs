@@ -108,7 +108,7 @@ fn a_right_code_hands_the_pass_to_the_page_and_says_done() {
     let out = w.step(Event::Verified(Ok(pass())));
     assert!(
         out.iter()
-            .any(|e| matches!(e, Effect::Emit(p) if p.pass == "p"))
+            .any(|e| matches!(e, Effect::Emit(Outcome::Pass(p)) if p.pass == "p"))
     );
     assert!(focuses(&out));
     assert!(matches!(w.s.view, View::Done));

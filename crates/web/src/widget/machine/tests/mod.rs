@@ -8,6 +8,7 @@ use crate::api::{Authorization, UserStatus};
 mod activate;
 mod app;
 mod code;
+mod events;
 mod pin;
 mod register;
 
