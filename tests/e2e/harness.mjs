@@ -23,11 +23,12 @@ export const shots = resolve(root, process.env.CLOUD_OTP_SCREENSHOTS || 'target/
 const axeSource = readFileSync(join(root, 'tests/e2e/node_modules/axe-core/axe.min.js'), 'utf8');
 
 /**
- * The web app's size budget: every built file compressed with gzip -9, under 61 KiB. The
- * product's target is 60 KiB (issue 7); the registration proof, the erased-data and taken-over
- * screens and the browser labels of issue 15 took the app to 62,293 bytes, 853 over it, with
- * 1,000 bytes saved elsewhere on the way (docs/benchmarks.md). Loading the activation and PIN
- * flows on demand (issue 21) is the way back under it.
+ * The web app's size budget: what a trainee's browser downloads on a first visit, compressed
+ * with gzip -9, under 61 KiB, for each of the two ways in (`entries`): the standalone page and
+ * the widget a site embeds. The product's target is 60 KiB (issue 7); loading the activation
+ * and PIN flows on demand (issue 21) is the way to it and below. Until 2026-12-07 the budget
+ * was over every built file at once, the two ways in together, which no browser downloads
+ * (docs/benchmarks.md).
  */
 export const sizeBudget = 61 * 1024;
 
@@ -39,16 +40,28 @@ export const sizeBudget = 61 * 1024;
 export const iconBudget = 4 * 1024;
 
 /**
- * The built app's files compressed with gzip -9, in bytes: `{ total, files: { name: bytes } }`.
+ * The files a browser downloads on a first visit, by the way in: the standalone page (and the
+ * installable app's worker and manifest, which it loads), and a site's page that embeds the
+ * widget with one script tag. Every other built file is an icon.
+ */
+export const entries = {
+  page: ['index.html', 'app.js', 'cloud-otp-web.js', 'cloud-otp-web_bg.wasm', 'cloud-otp.css', 'sw.js', 'manifest.webmanifest'],
+  widget: ['cloud-otp.js', 'cloud-otp-web.js', 'cloud-otp-web_bg.wasm', 'cloud-otp.css'],
+};
+
+/**
+ * The built app's files compressed with gzip -9, in bytes: `{ total, files: { name: bytes } }`;
+ * with `entry` (a key of `entries`) only that way in's files, with `icons` only the icons.
  * The build's .gz copies (what the server sends to browsers that accept gzip) are the same
  * files compressed: measured once, through their originals.
  */
-export function appSize({ icons = false } = {}) {
+export function appSize({ icons = false, entry } = {}) {
   const files = {};
   let total = 0;
   // The installed app's icons (PNG) are not loaded to show a code: they have a budget of their
   // own (iconBudget), and `{ icons: true }` measures them alone.
-  const wanted = (n) => !n.endsWith('.gz') && n.endsWith('.png') === icons;
+  const wanted = (n) => !n.endsWith('.gz') && n.endsWith('.png') === icons
+    && (!entry || entries[entry].includes(n));
   for (const name of readdirSync(dist).filter(wanted).sort()) {
     const gz = gzipSync(readFileSync(join(dist, name)), { level: 9 }).length;
     files[name] = gz;
