@@ -4,7 +4,8 @@
 // English and Korean, on the code screen and the wrong-code, hint and suspended screens; the
 // standalone page following the system, with the Home Screen advice and an activation error.
 // Each screen gets axe-core (colour contrast included) and a screenshot under
-// target/screenshots/appearance/. The same in Firefox and WebKit: appearance-engines.test.mjs.
+// target/screenshots/appearance/ (desktop-*.png, mobile-*.png). The same in Chromium, Firefox
+// and WebKit over WebDriver: appearance-engines.test.mjs (ENGINE-*.png).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -27,7 +28,7 @@ after(() => site?.close());
 /** A device with the system's colour scheme `scheme`, on the site's page with `attrs`. */
 async function open(scheme, attrs, user) {
   const { context, page } = await newDevice(browser, 'desktop', { colorScheme: scheme });
-  page.kind = 'appearance/chromium';
+  page.kind = 'appearance/desktop';
   await page.goto(site.url(user, attrs));
   await page.locator('cloud-otp h2').first().waitFor();
   return { context, page };
@@ -131,7 +132,7 @@ describe('the other alerts in dark', () => {
 
   it('the standalone page follows a dark system: the Home Screen advice and an activation error', async () => {
     const { context, page } = await newDevice(browser, 'mobile', { colorScheme: 'dark', userAgent: IPHONE });
-    page.kind = 'appearance/chromium';
+    page.kind = 'appearance/mobile';
     try {
       await page.goto(`${server.base}/`);
       await page.getByRole('heading', { name: 'Add Cloud OTP to your Home Screen' }).waitFor();
