@@ -1,6 +1,6 @@
 // What the appearance tests (appearance.test.mjs, appearance-engines.test.mjs) read in a page,
-// the same in Playwright and WebDriver: the computed colours of the <cloud-otp> element, whether
-// anything in it is wider than its box, the sizes of its tap targets; and the widget's words in
+// the same in Playwright and WebDriver: the computed colours of the <cloud-otp> element, its
+// focus ring, whether anything in it is wider than its box, the sizes of its tap targets; and the widget's words in
 // English and Korean that the tests press and wait for.
 
 /** The words the tests look for, in each language of the widget. */
@@ -16,6 +16,21 @@ export function luminance(color) {
     return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
   });
   return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** The contrast ratio (WCAG) of two computed colours. */
+export function contrast(a, b) {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+// Runs in the page (self-contained): the focused element in the widget, its outline (style and
+// colour) and its name, once the keyboard has moved the focus there.
+export function focusRing() {
+  const el = document.querySelector('cloud-otp').shadowRoot.activeElement;
+  if (!el) return null;
+  const style = getComputedStyle(el);
+  return { name: el.textContent, style: style.outlineStyle, color: style.outlineColor, width: style.outlineWidth };
 }
 
 // Runs in the page (self-contained): the element's own background and colour scheme, a card's

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import {
   IPHONE, newDevice, newUser, press, screen, serverAndBrowser, shownCode, typeOnKeypad, wrongCode,
 } from './harness.mjs';
-import { appearance, fits, luminance, words } from './appearance.mjs';
+import { appearance, contrast, fits, focusRing, luminance, words } from './appearance.mjs';
 import { startSite } from './site.mjs';
 
 let server;
@@ -81,6 +81,14 @@ for (const lang of ['en', 'ko']) {
             assert.deepEqual(await page.evaluate(fits), [], 'nothing wider than the 280-pixel sidebar');
             assert.equal(seen.width, 280);
           }
+          // The keyboard's focus ring (the first key after the field) stands out from the card.
+          await page.getByRole('button', { name: '1', exact: true }).focus();
+          await page.keyboard.press('Shift+Tab');
+          await page.keyboard.press('Tab');
+          const ring = await page.evaluate(focusRing);
+          assert.equal(ring?.name, '1', 'the keyboard is on key 1');
+          assert.equal(ring.style, 'solid');
+          assert.ok(contrast(ring.color, seen.card) >= 3, `the focus ring ${ring.color} on the card ${seen.card}`);
           await screen(page, `${c.name}-${lang}-code`);
 
           await typeOnKeypad(page, wrongCode(code));
