@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { button, engines, newUser, openDevice, startServer, text, wrongCode } from './harness.mjs';
 import { appearance, fits, luminance, words } from './appearance.mjs';
-import { startSite } from './site.mjs';
+import { startSite } from './appearance-site.mjs';
 
 let server;
 let site;

@@ -12,7 +12,7 @@ import {
   IPHONE, newDevice, newUser, press, screen, serverAndBrowser, shownCode, typeOnKeypad, wrongCode,
 } from './harness.mjs';
 import { appearance, contrast, fits, focusRing, luminance, words } from './appearance.mjs';
-import { startSite } from './site.mjs';
+import { startSite } from './appearance-site.mjs';
 
 let server;
 let browser;

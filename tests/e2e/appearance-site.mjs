@@ -1,8 +1,9 @@
-// A training site on its own origin for the appearance tests: a lesson page whose sidebar, of
-// a width the test chooses, holds a <cloud-otp> element with the attributes the test asks for
-// (theme, size, lang), written in the page as a site would write them. The page follows the
-// system's colour scheme itself (color-scheme: light dark, system colours), so a forced light
-// widget is seen on a dark page and a dark one on a light page.
+// The training site of the appearance tests (appearance.test.mjs, appearance-engines.test.mjs):
+// a lesson page on its own origin whose sidebar, of a width the test chooses, holds a
+// <cloud-otp> element with the attributes the test asks for (theme, size, lang), written in the
+// page as a site would write them. The page follows the system's colour scheme itself
+// (color-scheme: light dark, system colours), so a forced light widget is seen on a dark page
+// and a dark one on a light page.
 import { createServer } from 'node:http';
 
 /** Starts the site next to `server` (harness.mjs startServer), as an institution of its own. */
