@@ -329,10 +329,13 @@ export async function freePort() {
 
 /**
  * The WebDriver capabilities of a fresh profile of `engine` speaking `locale` (such as ko-KR),
- * reporting `userAgent` when given.
+ * reporting `userAgent` when given, and with `dark` a system that prefers a dark scheme
+ * (WebKitGTK's is the GTK theme of its environment: startDriver).
  */
-function capabilities(engine, locale, userAgent) {
+function capabilities(engine, locale, userAgent, dark) {
   const caps = baseCapabilities(engine, locale);
+  if (dark && engine === 'chromium') caps['goog:chromeOptions'].args.push('--force-dark-mode');
+  if (dark && engine === 'firefox') caps['moz:firefoxOptions'].prefs['ui.systemUsesDarkTheme'] = 1;
   if (!userAgent) return caps;
   if (engine === 'chromium') caps['goog:chromeOptions'].args.push(`--user-agent=${userAgent}`);
   else if (engine === 'firefox') caps['moz:firefoxOptions'].prefs['general.useragent.override'] = userAgent;
@@ -380,9 +383,11 @@ function baseCapabilities(engine, locale) {
 }
 
 /** Starts the driver of `engine` on a free port (WebKit's inside Xvfb); resolves when it answers. */
-async function startDriver(engine, locale) {
+async function startDriver(engine, locale, dark) {
   const port = await freePort();
   const env = { ...process.env };
+  // MiniBrowser takes the system's colour scheme from the GTK theme, as a desktop sets it.
+  if (dark && engine === 'webkit') env.GTK_THEME = 'Adwaita:dark';
   let command = [drivers[engine], `--port=${port}`];
   if (engine === 'webkit') {
     // MiniBrowser takes its language from the C library's locale (setlocale), which needs the
@@ -463,14 +468,15 @@ export const field = (name) => ({ role: 'label', name });
 
 /**
  * A fresh browser profile of `engine` (its own IndexedDB: its own OTP device) in a 1280 x 900
- * window, with its own driver process (geckodriver and WebKitWebDriver hold one session each).
+ * window, with its own driver process (geckodriver and WebKitWebDriver hold one session each);
+ * `dark: true` for a system that prefers the dark scheme.
  */
-export async function openDevice(engine, { locale = 'en-US', userAgent } = {}) {
-  const driverProcess = await startDriver(engine, locale);
+export async function openDevice(engine, { locale = 'en-US', userAgent, dark = false } = {}) {
+  const driverProcess = await startDriver(engine, locale, dark);
   let driver;
   try {
     driver = await new Builder().disableEnvironmentOverrides().usingServer(driverProcess.url)
-      .withCapabilities(capabilities(engine, locale, userAgent)).build();
+      .withCapabilities(capabilities(engine, locale, userAgent, dark)).build();
     if (engine === 'webkit') await driver.manage().window().setRect({ width: 1280, height: 900 });
   } catch (e) {
     driverProcess.stop();
@@ -557,10 +563,10 @@ export async function openDevice(engine, { locale = 'en-US', userAgent } = {}) {
      * Keeps a screenshot of the whole page as target/screenshots/ENGINE-NAME.png (WebDriver
      * photographs the window, so the window is made as tall as the page for it), or with
      * `{ whole: false }` of the window as the trainee sees it, scrolled where it is; and runs
-     * axe-core on the page.
+     * axe-core on the page. A `folder` under target/screenshots/ keeps a test file's apart.
      */
-    async screen(name, { whole = true } = {}) {
-      mkdirSync(shots, { recursive: true });
+    async screen(name, { whole = true, folder = '' } = {}) {
+      mkdirSync(join(shots, folder), { recursive: true });
       const window = driver.manage().window();
       const rect = await window.getRect();
       const [page, inner] = await driver.executeScript(
@@ -571,7 +577,7 @@ export async function openDevice(engine, { locale = 'en-US', userAgent } = {}) {
       // last frame it drew: an earlier screen, with the new area black).
       await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
         requestAnimationFrame(() => requestAnimationFrame(() => done(true)));`);
-      writeFileSync(join(shots, `${engine}-${name}.png`), Buffer.from(await driver.takeScreenshot(), 'base64'));
+      writeFileSync(join(shots, folder, `${engine}-${name}.png`), Buffer.from(await driver.takeScreenshot(), 'base64'));
       if (tall > rect.height) await window.setRect({ width: rect.width, height: rect.height });
       await driver.executeScript(axeSource);
       const bad = await driver.executeAsyncScript(`
