@@ -9,34 +9,47 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  button, engines, freePort, newUser, openDevice, root, startServer, text,
+  button, engines, freePort, newUser, openDevice, root, startServer, text, wrongCode,
 } from './harness.mjs';
 
 const example = join(root, 'examples/training-site');
 let server;
-let site;
+const sites = [];
 let siteOrigin;
+let testOrigin;
 
-before(async () => {
-  server = await startServer();
+/**
+ * Starts examples/training-site/server.mjs for a new institution (`tenant create` with `args`)
+ * with `env`; resolves to the site's origin.
+ */
+async function startExample(code, args = [], env = {}) {
   const port = await freePort();
-  siteOrigin = `http://127.0.0.1:${port}`;
-  const apiKey = server.cli('tenant', 'create', '--name', 'Example Academy', '--customer-code', '7777',
-    '--origin', siteOrigin).trim().split('\n').pop().trim();
-  site = spawn(process.execPath, [join(example, 'server.mjs')], {
-    env: { ...process.env, CLOUD_OTP_SERVER: server.base, CLOUD_OTP_API_KEY: apiKey, PORT: String(port) },
+  const origin = `http://127.0.0.1:${port}`;
+  const apiKey = server.cli('tenant', 'create', '--name', 'Example Academy', '--customer-code', code,
+    '--origin', origin, ...args).trim().split('\n').pop().trim();
+  const site = spawn(process.execPath, [join(example, 'server.mjs')], {
+    env: { ...process.env, CLOUD_OTP_SERVER: server.base, CLOUD_OTP_API_KEY: apiKey, PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  sites.push(site);
   let log = '';
   site.stderr.on('data', (chunk) => { log += chunk; });
   await new Promise((done, fail) => {
     site.stdout.on('data', (chunk) => { if (String(chunk).includes('training site on')) done(); });
-    site.on('exit', (code) => fail(new Error(`the training site exited with ${code}: ${log}`)));
+    site.on('exit', (status) => fail(new Error(`the training site exited with ${status}: ${log}`)));
   });
+  return origin;
+}
+
+before(async () => {
+  server = await startServer();
+  siteOrigin = await startExample('7777');
+  // The same site in its own CI: a test institution whose every code passes.
+  testOrigin = await startExample('7778', ['--test', 'always-pass'], { CLOUD_OTP_TEST: '1' });
 });
 
 after(async () => {
-  site?.kill('SIGTERM');
+  for (const site of sites) site.kill('SIGTERM');
   await server?.stop();
 });
 
@@ -73,6 +86,19 @@ for (const engine of engines) {
         await device.screen(`example-${page}`);
       });
     }
+
+    it('a test institution\'s widget says it is testing only, and any code passes in the site\'s CI', async () => {
+      const user = newUser('example-ci');
+      await device.goto(`${testOrigin}/plain?user=${encodeURIComponent(user)}`);
+      await device.click(button('Register cloud OTP'));
+      await device.click(button('Confirm', true));
+      await device.waitFor(text('Testing only: a test institution, not a real check'));
+      const code = await device.code();
+      await device.keypad(wrongCode(code));
+      await device.click(button('Confirm', true));
+      await device.waitFor(text(`Passed: ${user} may start the exam.`));
+      await device.screen('example-test-institution');
+    });
 
     it('the server-rendered form refuses a submission before the trainee passed', async () => {
       await device.goto(`${siteOrigin}/form?user=${encodeURIComponent(newUser('example-early'))}`);

@@ -107,6 +107,9 @@ pub struct SessionStatus {
     pub customer_code: Option<String>,
     /// The institution's PIN policy: 0 (no PIN), 4 or 6 digits.
     pub pin_digits: u8,
+    /// A test institution (its codes always get the same answer, `institution.test`): the
+    /// widget marks its screens testing only.
+    pub test: bool,
 }
 
 /// An institution as `GET /v1/customers/{customer_code}` names it: the first step of
@@ -293,6 +296,7 @@ impl Client {
             institution: institution_field("name").unwrap_or_default(),
             customer_code: institution_field("customer_code"),
             pin_digits: pin_policy(b),
+            test: institution_field("test").is_some(),
         })
     }
 

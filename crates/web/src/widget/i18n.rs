@@ -204,6 +204,7 @@ pub enum T {
     AdviceTitle,
     AdviceText,
     AdviceOk,
+    TestOnly,
 }
 
 // Each language is one text a line rather than an array of `&str`: an array would add 8 bytes
@@ -212,7 +213,7 @@ pub enum T {
 const _: () = assert!(lines(EN) == KEYS && lines(KO) == KEYS);
 
 /// How many keys there are: the last one's index, plus one.
-const KEYS: usize = T::AdviceOk as usize + 1;
+const KEYS: usize = T::TestOnly as usize + 1;
 
 /// The number of lines of `text`.
 const fn lines(text: &str) -> usize {
@@ -333,7 +334,8 @@ Remove
 Offline: this code is computed on the time measured on your last visit.
 Add Cloud OTP to your Home Screen
 Safari erases a site's data, OTP key included, after 7 days without a visit, but not a Home Screen app's. Tap Share, “Add to Home Screen”, then activate in that app: it keeps its own data.
-OK";
+OK
+Testing only: a test institution, not a real check";
 
 /// The Korean texts, one a line, in the order of [`T`].
 const KO: &str = "\
@@ -440,7 +442,8 @@ PIN %자리를 모두 입력하세요.
 오프라인: 지난 방문 때 맞춘 시간으로 계산한 인증번호입니다.
 홈 화면에 클라우드 OTP 추가
 Safari는 7일간 방문하지 않은 사이트의 데이터(OTP 키 포함)를 지우지만 홈 화면 앱은 지우지 않습니다. 공유 → ‘홈 화면에 추가’ 후 그 앱에서 활성화하세요. 앱은 Safari와 따로 저장합니다.
-확인";
+확인
+테스트 전용: 테스트 기관이며 실제 확인이 아닙니다";
 
 #[cfg(test)]
 mod tests {

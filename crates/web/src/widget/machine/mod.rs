@@ -277,6 +277,8 @@ pub(crate) struct State {
     pub(crate) app: bool,
     /// Whether the Home Screen advice shows (Safari on iPhone and iPad, not yet dismissed).
     pub(crate) advice: bool,
+    /// The session's institution is a test one: the bar says testing only.
+    pub(crate) test: bool,
 }
 
 /// One step in progress.
@@ -307,6 +309,7 @@ impl State {
             clock: None,
             app: false,
             advice: false,
+            test: false,
         }
     }
 

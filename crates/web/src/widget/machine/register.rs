@@ -30,6 +30,7 @@ impl Run<'_> {
         self.s.user = status.user_id;
         self.s.institution = status.institution;
         self.s.pin_digits = status.pin_digits;
+        self.s.test = status.test;
         let device = match (status.user_status, account) {
             (UserStatus::Locked, _) => {
                 self.show(View::Suspended);

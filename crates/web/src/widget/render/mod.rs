@@ -42,6 +42,9 @@ pub(crate) fn render(frame: &HtmlElement, s: &State, touch: bool) -> Screen {
     if !s.user.is_empty() {
         text(&bar, "span", "who", &lang.fill(T::Id, &[&s.user]));
     }
+    if s.test {
+        text(&bar, "span", "test", lang.t(T::TestOnly));
+    }
     let other = lang.other();
     let switch = action_button(&bar, "lang", other.t(T::LangName), Action::Language.code());
     attr(&switch, "lang", other.tag());

@@ -86,6 +86,7 @@ impl W {
             institution: "Academy".into(),
             customer_code: Some("1234".into()),
             pin_digits,
+            test: false,
         };
         self.step(Event::Status(Ok(Status {
             status,

@@ -149,3 +149,26 @@ fn storage_and_session_failures_get_their_screens() {
     w.step(Event::Status(Err(Error::ServiceClosed)));
     assert!(matches!(&w.s.view, View::Failed(c) if c == "service_closed"));
 }
+
+#[test]
+fn a_test_institution_is_marked_testing_only_and_a_real_one_is_not() {
+    for test in [true, false] {
+        let mut w = W::session();
+        let status = SessionStatus {
+            user_id: "alice".into(),
+            user_status: UserStatus::Unregistered,
+            device: None,
+            institution: "CI Academy".into(),
+            customer_code: Some("7001".into()),
+            pin_digits: 0,
+            test,
+        };
+        w.step(Event::Status(Ok(Status {
+            status,
+            account: None,
+            device_at_ms: f64::NAN,
+        })));
+        assert_eq!(w.s.test, test);
+        assert_eq!(register_step(&w), Some((false, Step::Offer)));
+    }
+}
