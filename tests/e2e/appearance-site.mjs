@@ -4,21 +4,13 @@
 // page as a site would write them. The page follows the system's colour scheme itself
 // (color-scheme: light dark, system colours), so a forced light widget is seen on a dark page
 // and a dark one on a light page.
-import { createServer } from 'node:http';
+import { startTrainingSite } from './site.mjs';
 
 /** Starts the site next to `server` (harness.mjs startServer), as an institution of its own. */
 export async function startSite(server) {
-  let origin;
-  let key;
-  const site = createServer(async (req, res) => {
-    const url = new URL(req.url, origin);
-    const q = url.searchParams;
-    const response = await fetch(`${server.base}/v1/sessions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ user_id: q.get('user'), purpose: 'exam' }),
-    });
-    const { session } = await response.json();
+  const site = await startTrainingSite(server, { name: 'Sidebar Academy', code: '6789' }, async (req, res, { origin }) => {
+    const q = new URL(req.url, origin).searchParams;
+    const session = await site.session(q.get('user'));
     const attrs = ['theme', 'size', 'lang']
       .filter((name) => q.get(name))
       .map((name) => ` ${name}="${q.get(name)}"`).join('');
@@ -34,18 +26,14 @@ main { padding: 1rem; }</style>
 <body><aside><cloud-otp server="${server.base}" session="${session}"${attrs}></cloud-otp></aside>
 <main><h1>Sidebar Academy</h1><p>The lesson goes on beside the OTP step.</p></main></body></html>`);
   });
-  await new Promise((done) => site.listen(0, '127.0.0.1', done));
-  origin = `http://127.0.0.1:${site.address().port}`;
-  key = server.cli('tenant', 'create', '--name', 'Sidebar Academy', '--customer-code', '6789',
-    '--origin', origin).trim().split('\n').pop().trim();
   return {
-    origin,
+    origin: site.origin,
     /** The lesson page for `user`, with the element's attributes and the sidebar's width. */
     url: (user, { theme, size, lang, width } = {}) => {
       const q = new URLSearchParams({ user });
       for (const [name, value] of Object.entries({ theme, size, lang, width })) if (value) q.set(name, value);
-      return `${origin}/?${q}`;
+      return `${site.origin}/?${q}`;
     },
-    close: () => new Promise((done) => site.close(done)),
+    close: site.close,
   };
 }

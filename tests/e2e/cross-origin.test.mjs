@@ -5,59 +5,46 @@
 // redeems the pass with its own API key.
 import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import {
   expectNoCsp, newDevice, newUser, press, screen, shownCode, serverAndBrowser, typeOnKeypad,
 } from './harness.mjs';
+import { startTrainingSite } from './site.mjs';
 
 let server;
 let browser;
 let site;
-let siteOrigin;
-let apiKey;
+// The site's one page, which the test writes once it has a session.
+let lesson = '';
 
 serverAndBrowser(async (s, b) => {
   server = s;
   browser = b;
-  site = createServer();
-  await new Promise((done) => site.listen(0, '127.0.0.1', done));
-  siteOrigin = `http://127.0.0.1:${site.address().port}`;
-  const out = server.cli('tenant', 'create', '--name', 'Other Academy', '--customer-code', '5678', '--origin', siteOrigin);
-  apiKey = out.trim().split('\n').pop().trim();
-});
-
-after(async () => {
-  await new Promise((done) => (site ? site.close(done) : done()));
-});
-
-async function institution(path, body) {
-  const response = await fetch(server.base + path, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return response.json();
-}
-
-it('works embedded on another origin under a strict CSP', async () => {
-  const user = newUser('lms');
-  const { session } = await institution('/v1/sessions', { user_id: user, purpose: 'course_entry' });
-  const otp = server.base;
-  site.removeAllListeners('request');
-  site.on('request', (req, res) => {
+  site = await startTrainingSite(server, { name: 'Other Academy', code: '5678' }, (req, res) => {
+    const otp = server.base;
     res.setHeader('content-type', 'text/html; charset=utf-8');
     res.setHeader('content-security-policy',
       `default-src 'self'; script-src 'self' ${otp} 'wasm-unsafe-eval'; style-src 'self' ${otp}; ` +
       `connect-src ${otp}; img-src 'self' data:`);
-    res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Other Academy</title>
+    res.end(lesson);
+  });
+});
+
+after(async () => {
+  await site?.close();
+});
+
+it('works embedded on another origin under a strict CSP', async () => {
+  const user = newUser('lms');
+  const session = await site.session(user, 'course_entry');
+  const otp = server.base;
+  lesson = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Other Academy</title>
 <link rel="icon" href="data:,">
 <script type="module" src="${otp}/cloud-otp.js"></script></head>
 <body><main><h1>Other Academy</h1>
-<cloud-otp server="${otp}" session="${session}"></cloud-otp></main></body></html>`);
-  });
+<cloud-otp server="${otp}" session="${session}"></cloud-otp></main></body></html>`;
 
   const { context, page } = await newDevice(browser, 'desktop');
-  await page.goto(`${siteOrigin}/lesson`);
+  await page.goto(`${site.origin}/lesson`);
   await page.evaluate(() => {
     document.querySelector('cloud-otp').addEventListener('cloud-otp-pass', (e) => { window.__pass = e.detail.pass; });
   });
@@ -74,11 +61,11 @@ it('works embedded on another origin under a strict CSP', async () => {
   const databases = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
   assert.ok(databases.includes('cloud-otp'));
 
-  const verified = await institution('/v1/siteverify', { pass: await page.evaluate(() => window.__pass) });
+  const verified = await site.institution('/v1/siteverify', { pass: await page.evaluate(() => window.__pass) });
   assert.equal(verified.success, true);
   assert.equal(verified.user_id, user);
   // The engine sent the page's origin with the code, and siteverify names it.
-  assert.equal(verified.origin, siteOrigin);
+  assert.equal(verified.origin, site.origin);
   assert.equal(verified.test, false);
   await context.close();
 });

@@ -7,23 +7,22 @@
 // target/screenshots/ENGINE-NAME.png.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import {
   button, engineLabels, engines, heading, newUser, openDevice, startRelay, startServer, text,
   wrongCode,
 } from './harness.mjs';
+import { startTrainingSite } from './site.mjs';
 import { error, recordEvents, told, toldWithoutPasses } from './told.mjs';
 
 let server;
 let site;
 let siteOrigin;
-let siteKey;
 
 // One server for the whole file, and a second training site on its own origin whose pages set
 // the device clock (a script that runs before the widget, like a phone set hours off).
 before(async () => {
   server = await startServer();
-  site = createServer(async (req, res) => {
+  site = await startTrainingSite(server, { name: 'Clock Academy', code: '5678' }, async (req, res) => {
     const url = new URL(req.url, siteOrigin);
     if (url.pathname === '/clock.js') {
       res.setHeader('content-type', 'text/javascript');
@@ -93,26 +92,16 @@ document.documentElement.dataset.deviceNow = String(Date.now());`);
 <cloud-otp server="${widgetServer}" session="${opened.session}"></cloud-otp><script src="/told.js"></script>
 ${url.searchParams.get('long') ? '<section style="height:1500px"><h2>Lesson 1</h2><p>The lesson goes on below the OTP step.</p></section>' : ''}</main></body></html>`);
   });
-  await new Promise((done) => site.listen(0, '127.0.0.1', done));
-  siteOrigin = `http://127.0.0.1:${site.address().port}`;
-  siteKey = server.cli('tenant', 'create', '--name', 'Clock Academy', '--customer-code', '5678',
-    '--origin', siteOrigin).trim().split('\n').pop().trim();
+  siteOrigin = site.origin;
 });
 
 after(async () => {
-  await new Promise((done) => (site ? site.close(done) : done()));
+  await site?.close();
   await server?.stop();
 });
 
 /** Calls the institution API of the clock site's institution: POSTs `body`, or GETs without. */
-async function institution(path, body) {
-  const response = await fetch(server.base + path, {
-    method: body ? 'POST' : 'GET',
-    headers: { authorization: `Bearer ${siteKey}`, 'content-type': 'application/json' },
-    body: body && JSON.stringify(body),
-  });
-  return response.json();
-}
+const institution = (path, body) => site.institution(path, body);
 
 /** Waits until the server's time is 7 to 40 s into a step, where the last visit's clock offset
  * gives a code at once (the widget does not use it within 5 s of either end of a step). */

@@ -3,26 +3,15 @@
 // <cloud-otp> element and posts to the site's backend, which redeems the posted field with
 // POST /v1/siteverify as a real site would; and a page with only the element's script, where
 // the tests create elements as a framework does, one inside the page's own web component.
-import { createServer } from 'node:http';
+import { startTrainingSite } from './site.mjs';
 
 /** Starts the site for `server` (harness.mjs startServer); `close()` stops it. */
-export async function startSite(server) {
-  let origin;
-  let key;
-  /** POSTs `body` to the institution API of the site's institution; resolves to the JSON. */
-  async function institution(path, body) {
-    const response = await fetch(server.base + path, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return response.json();
-  }
+export function startSite(server) {
   const page = (title, head, body) => `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>${title}</title><link rel="icon" href="data:,">
 <script type="module" src="${server.base}/cloud-otp.js"></script>${head}</head>
 <body><main><h1>${title}</h1>${body}</main></body></html>`;
-  const site = createServer(async (req, res) => {
+  return startTrainingSite(server, { name: 'Exam Academy', code: '6789' }, async (req, res, { origin, institution }) => {
     const url = new URL(req.url, origin);
     res.setHeader('content-type', 'text/html; charset=utf-8');
     if (url.pathname === '/form') {
@@ -60,17 +49,4 @@ customElements.define('site-panel', class extends HTMLElement {
   }
 });</script>`, '<site-panel></site-panel>'));
   });
-  await new Promise((done) => site.listen(0, '127.0.0.1', done));
-  origin = `http://127.0.0.1:${site.address().port}`;
-  key = server.cli('tenant', 'create', '--name', 'Exam Academy', '--customer-code', '6789',
-    '--origin', origin).trim().split('\n').pop().trim();
-  return {
-    origin,
-    institution,
-    /** A new session for `user`: its token. */
-    async session(user) {
-      return (await institution('/v1/sessions', { user_id: user, purpose: 'exam' })).session;
-    },
-    close: () => new Promise((done) => site.close(done)),
-  };
 }
