@@ -3,8 +3,9 @@
 // site of its own (lifecycle-site.mjs): the form's hidden field, empty before the pass and
 // redeemed by the site's backend after a real POST; the element created by a script after the
 // page loaded, removed and put back, reset after a wrong code and with a new session; several
-// elements on one page, one inside the page's own web component. The pass's expiry, which needs
-// the page's clock moved, is in lifecycle.test.mjs (Chromium).
+// elements on one page, one inside the page's own web component; in Firefox and WebKit an unused
+// pass expiring on the real clock (two minutes; Chromium's runs on Playwright's clock in
+// lifecycle.test.mjs).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { button, engines, newUser, openDevice, startServer, text, wrongCode } from './harness.mjs';
@@ -140,6 +141,35 @@ for (const engine of engines) {
         await device.close();
       }
     });
+
+    // Chromium's is on Playwright's clock (lifecycle.test.mjs); here the real two minutes pass.
+    if (engine !== 'chromium') {
+      it('an unused pass expires after its 120 s on the page\'s own timer: expired, cloud-otp-expired once, the field emptied', async () => {
+        const device = await openDevice(engine);
+        try {
+          await device.goto(`${site.origin}/form?user=${encodeURIComponent(newUser(`${engine}-expiry`))}`);
+          await device.eval(() => {
+            document.querySelector('cloud-otp').id = 'exam';
+            window.__expired = [];
+            document.addEventListener('cloud-otp-expired', (e) => window.__expired.push(e.detail));
+          });
+          const got = await pass(device, 'exam');
+          assert.equal((await state(device, 'exam')).expired, false);
+          // Still alive well into its life; then `until` waits its 20 s around the end.
+          await new Promise((r) => setTimeout(r, 105000));
+          assert.equal((await state(device, 'exam')).expired, false, 'not before its time');
+          await until(device, 'cloud-otp-expired', 'return window.__expired.length > 0;');
+          await new Promise((r) => setTimeout(r, 1000));
+          const after = await state(device, 'exam');
+          assert.deepEqual(after, {
+            pass: got, expiresAt: after.expiresAt, expired: true, fields: [['cloud-otp-pass', '']], children: 1,
+          });
+          assert.deepEqual(await device.eval(() => window.__expired.map((d) => d.pass)), [got], 'told once');
+        } finally {
+          await device.close();
+        }
+      });
+    }
 
     it('created by a script after load, removed and put back, reset after a wrong code and with a new session', async () => {
       const device = await openDevice(engine);
