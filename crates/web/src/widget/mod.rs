@@ -75,6 +75,8 @@ declare global {
   interface HTMLElementEventMap {
     "cloud-otp-pass": CustomEvent<CloudOtpPassDetail>;
     "cloud-otp-error": CustomEvent<CloudOtpErrorDetail>;
+    /** The `<cloud-otp>` element's (www/cloud-otp.js): its pass reached its end unused. */
+    "cloud-otp-expired": CustomEvent<CloudOtpPassDetail>;
   }
 }
 "#;
