@@ -137,7 +137,7 @@ async fn status_tells_the_widget_what_to_show(backend: Backend) {
     assert_eq!(body["device"], Value::Null);
     assert_eq!(
         body["institution"],
-        json!({ "name": "Acme Academy", "customer_code": "5678" })
+        json!({ "name": "Acme Academy", "customer_code": "5678", "test": null })
     );
 
     let device = app.register(&key, "u1").await;
