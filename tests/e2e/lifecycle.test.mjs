@@ -16,6 +16,16 @@ serverAndBrowser(async (s, b) => {
 });
 after(() => site?.close());
 
+/** Registers the browser in the form page's widget and types its code; resolves once the
+ * element holds the pass. */
+async function earnPass(page) {
+  await press(page.getByRole('button', { name: 'Register cloud OTP' }));
+  await press(page.getByRole('button', { name: 'Confirm', exact: true }));
+  await typeOnKeypad(page, await shownCode(page));
+  await press(page.getByRole('button', { name: 'Confirm', exact: true }));
+  await page.waitForFunction(() => document.querySelector('cloud-otp').pass);
+}
+
 /** The element's properties and its form's hidden field, in the page. */
 const state = (page) => page.evaluate(() => {
   const el = document.querySelector('cloud-otp');
@@ -35,12 +45,8 @@ it('says cloud-otp-expired once when the pass dies unused, empties the field, an
         document.addEventListener(type, (e) => window.__heard.push([type, e.detail, e.bubbles, e.composed]));
       }
     });
-    await press(page.getByRole('button', { name: 'Register cloud OTP' }));
-    await press(page.getByRole('button', { name: 'Confirm', exact: true }));
-    await typeOnKeypad(page, await shownCode(page));
-    await press(page.getByRole('button', { name: 'Confirm', exact: true }));
+    await earnPass(page);
     await page.getByRole('heading', { name: 'OTP confirmed' }).waitFor();
-    await page.waitForFunction(() => document.querySelector('cloud-otp').pass);
     const [[, detail]] = await page.evaluate(() => window.__heard);
     assert.deepEqual(await state(page), { pass: detail.pass, expiresAt: detail.expiresAt, expired: false, field: detail.pass });
 
@@ -71,11 +77,7 @@ it('forgets an expired pass on reset()', async () => {
     await page.clock.install();
     const user = newUser('expiry-reset');
     await page.goto(`${site.origin}/form?user=${encodeURIComponent(user)}`);
-    await press(page.getByRole('button', { name: 'Register cloud OTP' }));
-    await press(page.getByRole('button', { name: 'Confirm', exact: true }));
-    await typeOnKeypad(page, await shownCode(page));
-    await press(page.getByRole('button', { name: 'Confirm', exact: true }));
-    await page.waitForFunction(() => document.querySelector('cloud-otp').pass);
+    await earnPass(page);
     await page.clock.fastForward(121_000);
     assert.equal((await state(page)).expired, true);
     await page.evaluate((session) => document.querySelector('cloud-otp').reset(session), await site.session(newUser('next')));
