@@ -28,4 +28,6 @@ mount(document.getElementById('otp'), {
   app: true,
   advise,
 });
-n.serviceWorker?.register('/sw.js');
+// Asked again on every visit: the worker answers the page from its copy, and a new build is a
+// new worker. Offline the check fails, quietly.
+n.serviceWorker?.register('/sw.js').then((r) => r.update()).catch(() => {});

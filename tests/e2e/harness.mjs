@@ -18,7 +18,7 @@ import { Builder } from 'selenium-webdriver';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = resolve(root, process.env.CLOUD_OTP_BIN || 'target/debug/cloud-otp');
-const dist = resolve(root, process.env.CLOUD_OTP_DIST || 'dist');
+export const dist = resolve(root, process.env.CLOUD_OTP_DIST || 'dist');
 export const shots = resolve(root, process.env.CLOUD_OTP_SCREENSHOTS || 'target/screenshots');
 const axeSource = readFileSync(join(root, 'tests/e2e/node_modules/axe-core/axe.min.js'), 'utf8');
 
@@ -93,12 +93,15 @@ export const IPAD = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit
 /** The label the server keeps for a browser registered in each viewport. */
 export const labels = { desktop: 'Chrome on Linux', mobile: 'Chrome on Android' };
 
-/** Starts `cloud-otp serve --demo` and resolves when it prints its URL. */
-export async function startServer() {
+/**
+ * Starts `cloud-otp serve --demo` and resolves when it prints its URL; `web` is the built web
+ * app it serves (dist/ by default).
+ */
+export async function startServer({ web = dist } = {}) {
   const data = mkdtempSync(join(tmpdir(), 'cloud-otp-e2e-'));
   const child = spawn(
     bin,
-    ['serve', '--demo', '--dist', dist, '--listen', '127.0.0.1:0', '--rate-limit', '0'],
+    ['serve', '--demo', '--dist', web, '--listen', '127.0.0.1:0', '--rate-limit', '0'],
     { env: { ...process.env, CLOUD_OTP_DATA_DIR: data, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';

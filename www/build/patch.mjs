@@ -244,7 +244,7 @@ export function pageFiles(html) {
 }
 
 /**
- * Writes the files the service worker keeps, and their digest as its cache name, into the
+ * Writes the files the service worker keeps, and a digest of the page as its cache name, into the
  * (minified) worker: its string literals "@FILES@" (in an array) and "@VERSION@". Fails when
  * either is missing, so a rewritten worker cannot ship with an empty list.
  */

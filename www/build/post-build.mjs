@@ -24,7 +24,7 @@
 // 5. Version the addresses of the files the pages load (`cloud-otp-web.js?v=` and the first 10
 //    hex digits of its SHA-256), so browsers may keep them (crates/server/src/statics.rs).
 // 6. Write into the service worker (www/sw.js) the versioned addresses the page loads, which it
-//    keeps for the installed app to open with no network, and their digest as its cache name.
+//    keeps for the installed app to open with no network, and the page's digest as its cache name.
 // 7. Write a gzip -9 copy beside every page, script, style sheet, manifest and module
 //    (NAME.gz), which the server sends to browsers that accept gzip
 //    (crates/server/src/statics.rs).
@@ -136,8 +136,11 @@ if (files.includes('cloud-otp-web_bg.wasm')) {
 
 // Job 6: the page's versioned addresses (minified, the worker is filled after job 4).
 if (files.includes('sw.js') && files.includes('index.html')) {
-  const keep = pageFiles(readFileSync(join(dir, 'index.html'), 'utf8'));
-  const digest = createHash('sha256').update(keep.join('\n')).digest('hex').slice(0, 10);
+  const page = readFileSync(join(dir, 'index.html'), 'utf8');
+  const keep = pageFiles(page);
+  // Of the page itself, which names the files' versions: the worker answers the page from its
+  // copy first, so a page changed alone must still make a new worker.
+  const digest = createHash('sha256').update(page).digest('hex').slice(0, 10);
   const path = join(dir, 'sw.js');
   writeFileSync(path, fillWorker(readFileSync(path, 'utf8'), keep, `cloud-otp-${digest}`));
   console.log(`post-build: the service worker keeps / and ${keep.length} files`);
