@@ -21,7 +21,10 @@ self.oninstall = (e) => {
   const copy = { cacheName: VERSION };
   const routes = e.addRoutes?.([
     { condition: { requestMode: 'navigate', urlPattern: { pathname: '/', search: '' } }, source: copy },
-    ...FILES.map((f) => ({ condition: { urlPattern: { pathname: f.split('?')[0], search: f.split('?')[1] } }, source: copy })),
+    ...FILES.map((f) => {
+      const [pathname, search] = f.split('?');
+      return { condition: { urlPattern: { pathname, search } }, source: copy };
+    }),
     // A page at / with a query (a training site's ?session=): the handler below.
     { condition: { requestMode: 'navigate', urlPattern: { pathname: '/' } }, source: 'fetch-event' },
     { condition: { urlPattern: { pathname: '*' } }, source: 'network' },

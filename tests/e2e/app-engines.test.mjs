@@ -1,8 +1,8 @@
 // The installable app in the three engines over WebDriver (harness.mjs openDevice): the
 // registered app opened with the server unreachable shows a code that the server accepts once
-// it is back, a new build reaches a returning browser, and Safari on an iPhone gets the Home Screen advice, dismissed for good. The
-// server is made unreachable by a relay that the test switches off (WebDriver has no offline
-// switch). Chromium's installability verdict and the checks that the worker leaves the API and
+// it is back, a new build reaches a returning browser, and Safari on an iPhone gets the Home
+// Screen advice, dismissed for good. The server is made unreachable by a relay that the test
+// switches off (WebDriver has no offline switch). Chromium's installability verdict and the checks that the worker leaves the API and
 // the demo site alone are in app.test.mjs (Playwright).
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +43,14 @@ function newBuild(web) {
   rewrite('sw.js', (worker) => worker.replace(/"cloud-otp-[0-9a-f]{10}"/, '"cloud-otp-second"'));
 }
 
+/** Waits until the worker is active, then loads `url` again: the worker controls that load. */
+async function controlled(device, url) {
+  await device.driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+    navigator.serviceWorker.ready.then(() => done(true), () => done(false));`);
+  await device.goto(url);
+  assert.ok(await device.eval(() => !!navigator.serviceWorker.controller), 'the worker controls /');
+}
+
 /** Types `value` in the form's field `label` and presses `next`. */
 async function fill(device, label, value, next = 'Next') {
   const input = await device.waitFor(field(label));
@@ -64,12 +72,8 @@ for (const engine of engines) {
         await fill(device, 'Login ID', user);
         await fill(device, 'Activation code (6 digits)', issued.body.activation_code, 'Activate');
         await device.code();
-        // The worker is active and controls the page once it is loaded again.
-        await device.driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
-          navigator.serviceWorker.ready.then(() => done(true), () => done(false));`);
-        await device.goto(`${relay.base}/`);
+        await controlled(device, `${relay.base}/`);
         await device.code();
-        assert.ok(await device.eval(() => !!navigator.serviceWorker.controller), 'the worker controls /');
 
         await relay.off();
         await device.goto(`${relay.base}/`);
@@ -95,10 +99,7 @@ for (const engine of engines) {
       try {
         await device.goto(`${own.base}/`);
         await device.waitFor(heading('Activate cloud OTP'));
-        await device.driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
-          navigator.serviceWorker.ready.then(() => done(true), () => done(false));`);
-        await device.goto(`${own.base}/`);
-        assert.ok(await device.eval(() => !!navigator.serviceWorker.controller), 'the worker controls /');
+        await controlled(device, `${own.base}/`);
 
         newBuild(web);
         // The page comes from the worker's copy: this visit is still the first build, and it
@@ -106,14 +107,14 @@ for (const engine of engines) {
         await device.goto(`${own.base}/`);
         await device.waitFor(heading('Activate cloud OTP'));
         assert.equal(await build(), 'first');
-        const caches = await device.driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+        const names = await device.driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
           const until = Date.now() + 20000;
           (async function poll() {
             const keys = await caches.keys();
             if ((keys.length === 1 && keys[0] === 'cloud-otp-second') || Date.now() > until) done(keys);
             else setTimeout(poll, 100);
           })();`);
-        assert.deepEqual(caches, ['cloud-otp-second'], `${engine}: the new worker keeps its copy and drops the old`);
+        assert.deepEqual(names, ['cloud-otp-second'], `${engine}: the new worker keeps its copy and drops the old`);
         await device.goto(`${own.base}/`);
         await device.waitFor(heading('Activate cloud OTP'));
         assert.equal(await build(), 'second');
