@@ -43,14 +43,6 @@ function newBuild(web) {
   rewrite('sw.js', (worker) => worker.replace(/"cloud-otp-[0-9a-f]{10}"/, '"cloud-otp-second"'));
 }
 
-/** Waits until the worker is active, then loads `url` again: the worker controls that load. */
-async function controlled(device, url) {
-  await device.driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
-    navigator.serviceWorker.ready.then(() => done(true), () => done(false));`);
-  await device.goto(url);
-  assert.ok(await device.eval(() => !!navigator.serviceWorker.controller), 'the worker controls /');
-}
-
 /** Types `value` in the form's field `label` and presses `next`. */
 async function fill(device, label, value, next = 'Next') {
   const input = await device.waitFor(field(label));
@@ -72,7 +64,7 @@ for (const engine of engines) {
         await fill(device, 'Login ID', user);
         await fill(device, 'Activation code (6 digits)', issued.body.activation_code, 'Activate');
         await device.code();
-        await controlled(device, `${relay.base}/`);
+        await device.controlled(`${relay.base}/`);
         await device.code();
 
         await relay.off();
@@ -99,7 +91,7 @@ for (const engine of engines) {
       try {
         await device.goto(`${own.base}/`);
         await device.waitFor(heading('Activate cloud OTP'));
-        await controlled(device, `${own.base}/`);
+        await device.controlled(`${own.base}/`);
 
         newBuild(web);
         // The page comes from the worker's copy: this visit is still the first build, and it

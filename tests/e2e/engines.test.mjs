@@ -111,20 +111,6 @@ async function clearOfStepEdges() {
   }
 }
 
-/** Opens the demo training site for `user`; resolves once the widget shows a screen. */
-async function openDemo(device, user) {
-  await device.goto(`${server.base}/demo/?user_id=${encodeURIComponent(user)}&purpose=exam`);
-  await device.waitFor({ css: '.cotp h2' });
-}
-
-/** Registers the device for `user` on the demo site; returns the code it then shows. */
-async function register(device, user) {
-  await openDemo(device, user);
-  await device.click(button('Register cloud OTP'));
-  await device.click(button('Confirm', true));
-  return device.code();
-}
-
 /** Types `code` on the keypad and confirms it. */
 async function enter(device, code, confirm = 'Confirm') {
   await device.keypad(code);
@@ -139,7 +125,7 @@ for (const engine of engines) {
       const device = await openDevice(engine);
       try {
         const user = newUser(`${engine}-flow`);
-        await openDemo(device, user);
+        await device.openDemo(server, user);
         await device.waitFor(text(`the OTP device of ID ${user}`));
         await device.screen('register');
 
@@ -184,7 +170,7 @@ for (const engine of engines) {
         assert.equal(again.body.success, false, JSON.stringify(again.body));
 
         // The same code again, with a new session: refused as replayed, and the page told.
-        await openDemo(device, user);
+        await device.openDemo(server, user);
         await device.code();
         await device.eval(recordEvents);
         await enter(device, code);
@@ -449,7 +435,7 @@ for (const engine of engines) {
       const device = await openDevice(engine, { locale: 'ko-KR' });
       try {
         const user = newUser(`${engine}-ko`);
-        await openDemo(device, user);
+        await device.openDemo(server, user);
         await device.waitFor(button('클라우드 OTP 등록'));
         const lang = await device.eval((el) => el.getAttribute('lang'), await device.waitFor({ css: '.cotp' }));
         assert.equal(lang, 'ko');

@@ -556,6 +556,25 @@ export async function openDevice(engine, { locale = 'en-US', userAgent, dark = f
         await new Promise((r) => setTimeout(r, 100));
       }
     },
+    /** Opens the demo training site of `server` for `user`; resolves once the widget shows a screen. */
+    async openDemo(server, user) {
+      await device.goto(`${server.base}/demo/?user_id=${encodeURIComponent(user)}&purpose=exam`);
+      await device.waitFor({ css: '.cotp h2' });
+    },
+    /** Registers this browser for `user` on the demo site; returns the code it then shows. */
+    async register(server, user) {
+      await device.openDemo(server, user);
+      await device.click(button('Register cloud OTP'));
+      await device.click(button('Confirm', true));
+      return device.code();
+    },
+    /** Waits until the page's service worker is active, then loads `url` again: the worker controls that load. */
+    async controlled(url) {
+      await driver.executeAsyncScript(`const done = arguments[arguments.length - 1];
+        navigator.serviceWorker.ready.then(() => done(true), () => done(false));`);
+      await device.goto(url);
+      assert.ok(await device.eval(() => !!navigator.serviceWorker.controller), `${engine}: the worker controls ${url}`);
+    },
     /** Goes into the page's first frame, or with `null` back to the page itself. */
     async frame(to = 0) {
       if (to === null) return driver.switchTo().defaultContent();
