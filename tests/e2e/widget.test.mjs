@@ -254,6 +254,8 @@ for (const kind of ['desktop', 'mobile']) {
       // At the step boundary the next code replaces it, the hint goes and the clock restarts.
       await page.locator('.digits').filter({ hasNotText: `${code.slice(0, 3)} ${code.slice(3)}` }).waitFor({ timeout: 15000 });
       await hint.waitFor({ state: 'hidden' });
+      // The page's first code is marked for User Timing (docs/widget.md) once, not again for the next.
+      assert.equal(await page.evaluate(() => performance.getEntriesByName('cloud-otp:first-code').length), 1);
       assert.match(await page.getByRole('timer').textContent(), /^(60|59|58) s$/);
       await expectNoCsp(page);
       await context.close();
@@ -277,6 +279,9 @@ for (const kind of ['desktop', 'mobile']) {
       await page.goto(`${server.base}/`);
       const quick = await shownCode(page);
       assert.equal(answered, 0, 'the code was on screen before the clock check answered');
+      const marks = await page.evaluate(() => performance.getEntriesByName('cloud-otp:first-code').map((m) => m.startTime));
+      assert.equal(marks.length, 1, 'the first code is marked for User Timing, once');
+      assert.ok(marks[0] > 0, `the mark is after navigation start: ${marks}`);
       // The server's answer confirms it: the same code stays.
       await timeAnswer;
       await page.waitForTimeout(200);
