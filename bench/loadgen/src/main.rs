@@ -279,7 +279,7 @@ async fn execute(command: Command) -> Result<(), Error> {
                         let r = best_rate.entry(i).or_insert(0.0);
                         *r = r.max(p.rps);
                         eprintln!(
-                            "{} rep {rep} c={c}: {:.0} correct/s, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, RSS {:.1} MiB, server CPU {:.2}, client CPU {:.2} (acc {} wrong {} replayed {} unexpected {} locked {} errors {}{})",
+                            "{} rep {rep} c={c}: {:.0} correct/s, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, RSS {:.1} MiB, server CPU {:.2}, client CPU {:.2} (acc {} wrong {} replayed {} unexpected {} late {} locked {} errors {}{})",
                             p.target,
                             p.accepted_per_s,
                             p.rps,
@@ -292,6 +292,7 @@ async fn execute(command: Command) -> Result<(), Error> {
                             p.rejected,
                             p.replayed,
                             p.unexpected,
+                            p.late,
                             p.locked,
                             p.errors,
                             if p.exhausted { ", users exhausted" } else { "" }

@@ -79,7 +79,7 @@ pub fn markdown(points: &[Point], baseline: Option<&str>) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| target | users | conns | reps | correct verifications/s | requests/s | p50 ms | p99 ms | server RSS MiB (max) | server CPU (cores) | accepted / wrong / replayed / other |"
+        "| target | users | conns | reps | correct verifications/s | requests/s | p50 ms | p99 ms | server RSS MiB (max) | server CPU (cores) | accepted / wrong / replayed / late / other |"
     );
     let _ = writeln!(
         out,
@@ -102,7 +102,7 @@ pub fn markdown(points: &[Point], baseline: Option<&str>) -> String {
         };
         let _ = writeln!(
             out,
-            "| {target} | {users} | {conns} | {} | {} | {} | {} | {} | {} | {} | {} / {} / {} / {other}{note} |",
+            "| {target} | {users} | {conns} | {} | {} | {} | {} | {} | {} | {} | {} / {} / {} / {} / {other}{note} |",
             ps.len(),
             cell(get(|p| p.accepted_per_s)),
             cell(get(|p| p.rps)),
@@ -113,6 +113,7 @@ pub fn markdown(points: &[Point], baseline: Option<&str>) -> String {
             sum(|p| p.accepted),
             sum(|p| p.rejected),
             sum(|p| p.replayed),
+            sum(|p| p.late),
         );
     }
     if let Some(base) = baseline {
@@ -153,7 +154,7 @@ pub fn markdown(points: &[Point], baseline: Option<&str>) -> String {
 /// use cloud_otp_bench::run::Point;
 /// let p = |target: &str, rps: f64, p99: f64| Point {
 ///     target: target.into(), rep: 1, connections: 64, accounts: 10, secs: 10.0,
-///     requests: 0, accepted: 0, rejected: 0, replayed: 0, unexpected: 0, locked: 0,
+///     requests: 0, accepted: 0, rejected: 0, replayed: 0, unexpected: 0, late: 0, locked: 0,
 ///     errors: 0, exhausted: false, rps, accepted_per_s: rps, p50_ms: 1.0, p99_ms: p99,
 ///     max_ms: 9.0, rss_mib: 1.0, server_cpu: 1.0, client_cpu: 1.0, at: 0, rss_per_s: vec![],
 /// };
@@ -208,7 +209,7 @@ pub fn against_floor(points: &[Point], floor: &str) -> String {
 /// rss.extend(vec![22.0; 60]);
 /// let p = Point {
 ///     target: "sqlite".into(), rep: 1, connections: 64, accounts: 10, secs: 120.0,
-///     requests: 0, accepted: 0, rejected: 0, replayed: 0, unexpected: 0, locked: 0,
+///     requests: 0, accepted: 0, rejected: 0, replayed: 0, unexpected: 0, late: 0, locked: 0,
 ///     errors: 0, exhausted: false, rps: 1.0, accepted_per_s: 1.0, p50_ms: 1.0, p99_ms: 1.0,
 ///     max_ms: 9.0, rss_mib: 22.0, server_cpu: 1.0, client_cpu: 1.0, at: 0, rss_per_s: rss,
 /// };

@@ -183,8 +183,14 @@ pub struct Point {
     pub rejected: u64,
     /// Answers `replayed`.
     pub replayed: u64,
-    /// Correct codes refused as wrong (a step boundary passed in flight).
+    /// Correct codes refused as wrong while still inside the acceptance window when the answer
+    /// came: a server fault, which a healthy run never has.
     pub unexpected: u64,
+    /// Correct codes refused as wrong because a step boundary passed while they were in
+    /// flight: a code of step t-1 picked just before the boundary is out of the window
+    /// (t-1, t) once the server's clock reaches t+1. Refusing it is the policy.
+    #[serde(default)]
+    pub late: u64,
     /// Answers `locked`.
     pub locked: u64,
     /// Errors.
@@ -222,6 +228,7 @@ struct Tally {
     rejected: u64,
     replayed: u64,
     unexpected: u64,
+    late: u64,
     locked: u64,
     errors: u64,
 }
@@ -307,10 +314,14 @@ async fn worker(shared: Arc<Shared>, mut conn: Conn) -> Tally {
         }
         let us = u32::try_from(sent_at.elapsed().as_micros()).unwrap_or(u32::MAX);
         tally.latencies_us.push(us);
-        match (answer, job.step.is_some()) {
+        // The server decided somewhere between sending and now: if the code's step is out of
+        // the window at the answer's time, a boundary may have passed before the decision.
+        let late = |step: u64| step + 1 < shared.accounts.step_at(unix_secs());
+        match (answer, job.step) {
             (Answer::Accepted, _) => tally.accepted += 1,
-            (Answer::Rejected, false) => tally.rejected += 1,
-            (Answer::Rejected, true) => tally.unexpected += 1,
+            (Answer::Rejected, None) => tally.rejected += 1,
+            (Answer::Rejected, Some(step)) if late(step) => tally.late += 1,
+            (Answer::Rejected, Some(_)) => tally.unexpected += 1,
             (Answer::Replayed, _) => tally.replayed += 1,
             (Answer::Locked, _) => tally.locked += 1,
             (Answer::Error, _) => tally.errors += 1,
@@ -450,6 +461,7 @@ pub async fn point(
         all.rejected += t.rejected;
         all.replayed += t.replayed;
         all.unexpected += t.unexpected;
+        all.late += t.late;
         all.locked += t.locked;
         all.errors += t.errors;
     }
@@ -476,6 +488,7 @@ pub async fn point(
         rejected: all.rejected,
         replayed: all.replayed,
         unexpected: all.unexpected,
+        late: all.late,
         locked: all.locked,
         errors: all.errors,
         exhausted: shared.exhausted.load(Ordering::SeqCst),
