@@ -113,6 +113,19 @@ pub fn classify(kind: Kind, status: u16, body: &[u8]) -> Answer {
     }
 }
 
+/// Whether a correct code of `step`, refused, may have been refused by the policy: the step at
+/// the answer's arrival, `now`, has moved past the window (`step`, `step + 1`). The server
+/// decided somewhere between sending and arrival, so a boundary may have passed first.
+///
+/// ```
+/// use cloud_otp_bench::run::late;
+/// assert!(!late(41, 41) && !late(41, 42), "inside the window when the answer came");
+/// assert!(late(41, 43), "a code of t-1 sent at t, answered at t+1");
+/// ```
+pub fn late(step: u64, now: u64) -> bool {
+    step + 1 < now
+}
+
 /// The request that checks `job` at `target`.
 fn request(target: &Target, host: &str, bearer: &str, accounts: &Accounts, job: &Job) -> Vec<u8> {
     let id = || &accounts.get(job.account).id;
@@ -314,9 +327,7 @@ async fn worker(shared: Arc<Shared>, mut conn: Conn) -> Tally {
         }
         let us = u32::try_from(sent_at.elapsed().as_micros()).unwrap_or(u32::MAX);
         tally.latencies_us.push(us);
-        // The server decided somewhere between sending and now: if the code's step is out of
-        // the window at the answer's time, a boundary may have passed before the decision.
-        let late = |step: u64| step + 1 < shared.accounts.step_at(unix_secs());
+        let late = |step: u64| late(step, shared.accounts.step_at(unix_secs()));
         match (answer, job.step) {
             (Answer::Accepted, _) => tally.accepted += 1,
             (Answer::Rejected, None) => tally.rejected += 1,
