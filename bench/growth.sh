@@ -29,25 +29,14 @@ pg_port=15460
 for n in $sizes; do
   dir=$out/users-$n
   db=
-  dbarg=()
   if [ "$backend" = postgres ]; then
     [ "${BENCH_FRESH:-0}" = 1 ] && rm -rf "$dir"
     pg_start_kept "$dir/pg" "$pg_port"
     pg_port=$((pg_port + 1))
     db=$PG_URL
-    dbarg=(--database "$db")
   fi
   if [ "${BENCH_FRESH:-0}" = 1 ] || [ ! -s "$dir/users.tsv" ]; then
-    rm -rf "$dir/data" "$dir/key" "$dir/users.tsv"
-    mkdir -p "$dir"
-    export CLOUD_OTP_DATA_DIR=$dir/data
-    "$BIN/cloud-otp" tenant create --name Bench --customer-code 4242 "${dbarg[@]}" | tail -n1 >"$dir/key"
-    say "enrolling $n users directly (once; kept for later runs)"
-    start=$(date +%s)
-    "$BIN/cloud-otp-bench" enroll-direct "${dbarg[@]}" --data-dir "$dir/data" --customer-code 4242 \
-      --count "$n" --out "$dir/users.tsv.part"
-    mv "$dir/users.tsv.part" "$dir/users.tsv"
-    echo "enrolled $n users in $(($(date +%s) - start)) s" | tee "$dir/enrolled.txt" >&2
+    enroll_direct "$dir" "$n" "$db"
   fi
   start_cloud_otp "$dir" "$port" "$db"
   name="cloud-otp ($backend, $n users)"

@@ -7,4 +7,5 @@ pub mod enroll;
 pub mod http;
 pub mod report;
 pub mod run;
+pub mod storage_cost;
 pub mod workload;

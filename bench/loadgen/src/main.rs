@@ -12,7 +12,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use cloud_otp_bench::run::{self, PointSpec, Target};
 use cloud_otp_bench::workload::{Accounts, read_accounts};
-use cloud_otp_bench::{enroll, report};
+use cloud_otp_bench::{enroll, report, storage_cost};
 
 /// Load generator for the cloud-otp benchmarks (loopback only).
 #[derive(Debug, Parser)]
@@ -126,6 +126,37 @@ enum Command {
         #[arg(long)]
         sample_rss: bool,
     },
+    /// Measures a verification below HTTP: the server's group read, decision and group
+    /// commit on SQLite, one batch at a time (spends codes: run it on a copy).
+    StorageCost {
+        /// Database URL; default: the SQLite file in --data-dir.
+        #[arg(long)]
+        database: Option<String>,
+        /// The server's data directory (master key file, SQLite file).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The tenant's customer code.
+        #[arg(long)]
+        customer_code: String,
+        /// The accounts file of the enrolled users.
+        #[arg(long)]
+        accounts: PathBuf,
+        /// Users a group read looks up.
+        #[arg(long, default_value_t = 5)]
+        reads: usize,
+        /// Checks a group commit writes.
+        #[arg(long, default_value_t = 15)]
+        writes: usize,
+        /// Reads and writes on one connection (a fused read-decide-write task's way).
+        #[arg(long)]
+        one_connection: bool,
+        /// Seconds per repetition.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Repetitions.
+        #[arg(long, default_value_t = 3)]
+        reps: u32,
+    },
     /// Prints the Markdown tables of a results file.
     Report {
         /// Results file.
@@ -206,6 +237,48 @@ async fn execute(command: Command) -> Result<(), Error> {
             &out,
         )
         .await?),
+        Command::StorageCost {
+            database,
+            data_dir,
+            customer_code,
+            accounts,
+            reads,
+            writes,
+            one_connection,
+            duration,
+            reps,
+        } => {
+            let accounts = Accounts::new(read_accounts(&accounts)?);
+            let shape = storage_cost::Shape {
+                reads,
+                writes,
+                one_connection,
+            };
+            for rep in 1..=reps {
+                let cost = storage_cost::measure(
+                    database.as_deref(),
+                    &data_dir,
+                    &customer_code,
+                    &accounts,
+                    shape,
+                    duration,
+                )
+                .await?;
+                eprintln!(
+                    "rep {rep}: {:.0} verifications/s, {:.1} µs CPU each ({} verifications, {} failed)",
+                    cost.per_s, cost.cpu_us, cost.verifications, cost.failed
+                );
+                let line = serde_json::to_string(&cost).map_err(std::io::Error::other)?;
+                writeln!(std::io::stdout().lock(), "{line}")?;
+                if cost.failed > 0 {
+                    return Err(Error::Input(format!(
+                        "{} of {} verifications failed: the database's codes were spent before (measure on a fresh copy)",
+                        cost.failed, cost.verifications
+                    )));
+                }
+            }
+            Ok(())
+        }
         Command::EnrollPrivacyidea {
             addr,
             admin,

@@ -394,6 +394,11 @@ fn cpu_ticks(pid: u32) -> u64 {
     })
 }
 
+/// CPU seconds this process has used, all its threads together.
+pub fn process_cpu_secs() -> f64 {
+    cpu_ticks(std::process::id()) as f64 / TICKS_PER_SEC
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
