@@ -5,6 +5,7 @@
 
 pub mod enroll;
 pub mod http;
+pub mod procfs;
 pub mod report;
 pub mod run;
 pub mod storage_cost;

@@ -370,6 +370,13 @@ async fn execute(command: Command) -> Result<(), Error> {
                             p.errors,
                             if p.exhausted { ", users exhausted" } else { "" }
                         );
+                        let threads: Vec<String> = p
+                            .server_threads
+                            .iter()
+                            .take(8)
+                            .map(|(name, cores)| format!("{name} {cores:.2}"))
+                            .collect();
+                        eprintln!("  busiest server threads (cores): {}", threads.join(", "));
                         let line =
                             serde_json::to_string(&p).map_err(|e| Error::Input(e.to_string()))?;
                         writeln!(results, "{line}")?;

@@ -157,6 +157,7 @@ pub fn markdown(points: &[Point], baseline: Option<&str>) -> String {
 ///     requests: 0, accepted: 0, rejected: 0, replayed: 0, unexpected: 0, late: 0, locked: 0,
 ///     errors: 0, exhausted: false, rps, accepted_per_s: rps, p50_ms: 1.0, p99_ms: p99,
 ///     max_ms: 9.0, rss_mib: 1.0, server_cpu: 1.0, client_cpu: 1.0, at: 0, rss_per_s: vec![],
+///     server_threads: vec![],
 /// };
 /// let table = against_floor(&[p("floor", 20000.0, 2.0), p("sqlite", 12000.0, 5.0)], "floor");
 /// assert!(table.contains("| sqlite | 64 | 0.60 (0.60-0.60) | 2.50 (2.50-2.50)x |"), "{table}");
@@ -212,6 +213,7 @@ pub fn against_floor(points: &[Point], floor: &str) -> String {
 ///     requests: 0, accepted: 0, rejected: 0, replayed: 0, unexpected: 0, late: 0, locked: 0,
 ///     errors: 0, exhausted: false, rps: 1.0, accepted_per_s: 1.0, p50_ms: 1.0, p99_ms: 1.0,
 ///     max_ms: 9.0, rss_mib: 22.0, server_cpu: 1.0, client_cpu: 1.0, at: 0, rss_per_s: rss,
+///     server_threads: vec![],
 /// };
 /// let table = soak(&[p]);
 /// assert!(table.contains("| sqlite | 64 | 2.0 | 20.0 | 22.0 | 22.0 | +10.0% |"), "{table}");

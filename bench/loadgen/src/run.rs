@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::http::{Conn, post};
+use crate::procfs::{TICKS_PER_SEC, busiest_threads, cpu_ticks, thread_ticks, tree_usage};
 use crate::workload::{Accounts, Job};
 
 /// Which server API a target speaks.
@@ -232,6 +233,10 @@ pub struct Point {
     /// [`PointSpec::sample_rss`] is set).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rss_per_s: Vec<f64>,
+    /// The cores each of the server process's own threads used in the measured time, busiest
+    /// first (by thread name; threads under 0.01 cores left out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_threads: Vec<(String, f64)>,
 }
 
 #[derive(Debug, Default)]
@@ -341,78 +346,6 @@ async fn worker(shared: Arc<Shared>, mut conn: Conn) -> Tally {
     tally
 }
 
-/// Resident memory (KiB) and CPU ticks of `pid` and all its descendants.
-fn tree_usage(pid: u32) -> (u64, u64) {
-    let mut procs: Vec<(u32, u32)> = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let Some(p) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Some(ppid) = stat_fields(p).and_then(|f| f.get(1).and_then(|s| s.parse().ok())) {
-                procs.push((p, ppid));
-            }
-        }
-    }
-    let mut tree = vec![pid];
-    let mut i = 0;
-    while i < tree.len() {
-        let parent = tree[i];
-        tree.extend(
-            procs
-                .iter()
-                .filter(|(_, pp)| *pp == parent)
-                .map(|(p, _)| *p),
-        );
-        i += 1;
-    }
-    let mut rss = 0;
-    let mut ticks = 0;
-    for p in tree {
-        rss += rss_kib(p);
-        ticks += cpu_ticks(p);
-    }
-    (rss, ticks)
-}
-
-/// The fields of /proc/PID/stat after the command name: state, ppid, ...
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 2..];
-    Some(rest.split(' ').map(str::to_owned).collect())
-}
-
-/// utime + stime in clock ticks (fields 14 and 15 of proc(5)).
-fn cpu_ticks(pid: u32) -> u64 {
-    stat_fields(pid).map_or(0, |f| {
-        let get = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-        get(11) + get(12)
-    })
-}
-
-/// CPU seconds this process has used, all its threads together.
-pub fn process_cpu_secs() -> f64 {
-    cpu_ticks(std::process::id()) as f64 / TICKS_PER_SEC
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-/// Linux reports CPU times in USER_HZ ticks, 100 per second on every architecture it runs on.
-const TICKS_PER_SEC: f64 = 100.0;
-
 /// Runs one point against `target`.
 pub async fn point(
     target: &Target,
@@ -450,6 +383,7 @@ pub async fn point(
 
     tokio::time::sleep(spec.warmup).await;
     let (_, server_ticks0) = tree_usage(target.pid);
+    let threads0 = thread_ticks(target.pid);
     let client_ticks0 = cpu_ticks(std::process::id());
     let measure_start = Instant::now();
     let mut rss_max = 0u64;
@@ -466,6 +400,7 @@ pub async fn point(
     }
     // CPU over the measured time only, not the tail of answers still in flight.
     let (rss, server_ticks1) = tree_usage(target.pid);
+    let threads1 = thread_ticks(target.pid);
     rss_max = rss_max.max(rss);
     let client_ticks1 = cpu_ticks(std::process::id());
     let cpu_secs = measure_start.elapsed().as_secs_f64().max(1e-6);
@@ -516,6 +451,7 @@ pub async fn point(
         rss_mib: rss_max as f64 / 1024.0,
         server_cpu: server_ticks1.saturating_sub(server_ticks0) as f64 / TICKS_PER_SEC / cpu_secs,
         client_cpu: client_ticks1.saturating_sub(client_ticks0) as f64 / TICKS_PER_SEC / cpu_secs,
+        server_threads: busiest_threads(&threads0, &threads1, cpu_secs),
         at: unix_secs(),
         rss_per_s,
     })

@@ -17,7 +17,7 @@ use cloud_otp_server::storage::{AuditEntry, Committed, Storage, VerifyCommit};
 use serde::Serialize;
 
 use crate::enroll::EnrollError;
-use crate::run::process_cpu_secs;
+use crate::procfs::process_cpu_secs;
 use crate::workload::Accounts;
 
 /// The batch sizes, as the server's queues formed them at 64 connections (the profile of
