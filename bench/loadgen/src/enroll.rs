@@ -12,7 +12,7 @@ use cloud_otp_core::Secret;
 use cloud_otp_core::otpauth::KeyUri;
 use cloud_otp_server::clock::{Clock, SystemClock, db_ms};
 use cloud_otp_server::crypto::{Crypto, KEY_ENV, MasterKey, random_bytes, random_id};
-use cloud_otp_server::storage::{NewDevice, Registered, Registration, Storage};
+use cloud_otp_server::storage::{NewDevice, Registered, Registration, Storage, Tenant};
 
 use crate::http::{Conn, post};
 use crate::workload::write_account;
@@ -239,6 +239,27 @@ pub async fn privacyidea(
     enroll_over_http(addr, count, concurrency, out, enroller).await
 }
 
+/// A benchmark database as the server opens it: the storage of `database` (or the SQLite file
+/// in `data_dir`), the master key of `data_dir` (or the environment) checked against it, and
+/// the tenant with `customer_code`.
+pub async fn open_tenant(
+    database: Option<&str>,
+    data_dir: &Path,
+    customer_code: &str,
+) -> Result<(Storage, Crypto, Tenant), EnrollError> {
+    let storage = Storage::open(database, data_dir).await?;
+    let env_key = std::env::var(KEY_ENV).ok();
+    let master = MasterKey::load_or_create(env_key.as_deref(), data_dir)?;
+    let crypto = Crypto::new(&master);
+    drop(master);
+    storage.ensure_key_check(crypto.key_check()).await?;
+    let tenant = storage
+        .tenant_by_customer_code(customer_code)
+        .await?
+        .ok_or_else(|| EnrollError::Refused(format!("no tenant {customer_code}")))?;
+    Ok((storage, crypto, tenant))
+}
+
 /// Enrolls `count` users of the tenant with `customer_code` straight through the server's
 /// storage layer: the same `Storage::register_device` call, device fields and sealed secret
 /// that `POST /v1/users/{id}/authenticator` makes, without HTTP in between. For building
@@ -252,16 +273,7 @@ pub async fn direct(
     count: u64,
     out: &Path,
 ) -> Result<(), EnrollError> {
-    let storage = Storage::open(database, data_dir).await?;
-    let env_key = std::env::var(KEY_ENV).ok();
-    let master = MasterKey::load_or_create(env_key.as_deref(), data_dir)?;
-    let crypto = Crypto::new(&master);
-    drop(master);
-    storage.ensure_key_check(crypto.key_check()).await?;
-    let tenant = storage
-        .tenant_by_customer_code(customer_code)
-        .await?
-        .ok_or_else(|| EnrollError::Refused(format!("no tenant {customer_code}")))?;
+    let (storage, crypto, tenant) = open_tenant(database, data_dir, customer_code).await?;
     let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
     for i in 0..count {
         let id = user_id(prefix, i);

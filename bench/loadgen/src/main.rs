@@ -25,6 +25,20 @@ struct Cli {
     command: Command,
 }
 
+/// A benchmark database and its tenant, as the commands that work below HTTP take them.
+#[derive(Debug, clap::Args)]
+struct Db {
+    /// Database URL; default: the SQLite file in --data-dir.
+    #[arg(long)]
+    database: Option<String>,
+    /// The server's data directory (master key file, SQLite file).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// The tenant's customer code.
+    #[arg(long)]
+    customer_code: String,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Enrolls users through cloud-otp's POST /v1/users/{id}/authenticator.
@@ -50,15 +64,8 @@ enum Command {
     },
     /// Enrolls users straight through the server's storage code (same rows, no HTTP).
     EnrollDirect {
-        /// Database URL; default: the SQLite file in --data-dir.
-        #[arg(long)]
-        database: Option<String>,
-        /// The server's data directory (master key file, SQLite file).
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// The tenant's customer code.
-        #[arg(long)]
-        customer_code: String,
+        #[command(flatten)]
+        db: Db,
         /// How many users.
         #[arg(long)]
         count: u64,
@@ -129,15 +136,8 @@ enum Command {
     /// Measures a verification below HTTP: the server's group read, decision and group
     /// commit on SQLite, one batch at a time (spends codes: run it on a copy).
     StorageCost {
-        /// Database URL; default: the SQLite file in --data-dir.
-        #[arg(long)]
-        database: Option<String>,
-        /// The server's data directory (master key file, SQLite file).
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// The tenant's customer code.
-        #[arg(long)]
-        customer_code: String,
+        #[command(flatten)]
+        db: Db,
         /// The accounts file of the enrolled users.
         #[arg(long)]
         accounts: PathBuf,
@@ -222,25 +222,21 @@ async fn execute(command: Command) -> Result<(), Error> {
             out,
         } => Ok(enroll::cloud_otp(addr, &key, &prefix, count, concurrency, &out).await?),
         Command::EnrollDirect {
-            database,
-            data_dir,
-            customer_code,
+            db,
             count,
             prefix,
             out,
         } => Ok(enroll::direct(
-            database.as_deref(),
-            &data_dir,
-            &customer_code,
+            db.database.as_deref(),
+            &db.data_dir,
+            &db.customer_code,
             &prefix,
             count,
             &out,
         )
         .await?),
         Command::StorageCost {
-            database,
-            data_dir,
-            customer_code,
+            db,
             accounts,
             reads,
             writes,
@@ -256,9 +252,9 @@ async fn execute(command: Command) -> Result<(), Error> {
             };
             for rep in 1..=reps {
                 let cost = storage_cost::measure(
-                    database.as_deref(),
-                    &data_dir,
-                    &customer_code,
+                    db.database.as_deref(),
+                    &db.data_dir,
+                    &db.customer_code,
                     &accounts,
                     shape,
                     duration,

@@ -2,24 +2,31 @@
 //! CPU time of a process tree, and the CPU time of each thread of the server, by name.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The entries of `dir` named by a number (processes in /proc, threads in /proc/PID/task),
+/// with their paths.
+fn numbered(dir: impl AsRef<Path>) -> Vec<(u32, PathBuf)> {
+    let Ok(dir) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|entry| {
+            let n = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((n, entry.path()))
+        })
+        .collect()
+}
 
 /// Resident memory (KiB) and CPU ticks of `pid` and all its descendants.
 pub fn tree_usage(pid: u32) -> (u64, u64) {
-    let mut procs: Vec<(u32, u32)> = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let Some(p) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Some(ppid) = stat_fields(p).and_then(|f| f.get(1).and_then(|s| s.parse().ok())) {
-                procs.push((p, ppid));
-            }
-        }
-    }
+    let procs: Vec<(u32, u32)> = numbered("/proc")
+        .into_iter()
+        .filter_map(|(p, path)| {
+            let ppid = stat_fields(&path.join("stat"))?.get(1)?.parse().ok()?;
+            Some((p, ppid))
+        })
+        .collect();
     let mut tree = vec![pid];
     let mut i = 0;
     while i < tree.len() {
@@ -41,19 +48,26 @@ pub fn tree_usage(pid: u32) -> (u64, u64) {
     (rss, ticks)
 }
 
-/// The fields of /proc/PID/stat after the command name: state, ppid, ...
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// The fields of a stat file (/proc/PID/stat, /proc/PID/task/TID/stat) after the command
+/// name: state, ppid, ...
+fn stat_fields(path: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(path).ok()?;
     let rest = &text[text.rfind(')')? + 2..];
     Some(rest.split(' ').map(str::to_owned).collect())
 }
 
-/// utime + stime in clock ticks (fields 14 and 15 of proc(5)).
-pub fn cpu_ticks(pid: u32) -> u64 {
-    stat_fields(pid).map_or(0, |f| {
+/// utime + stime of a stat file, in clock ticks (fields 14 and 15 of proc(5)); `None` when it
+/// cannot be read (the process or thread has ended).
+fn stat_ticks(path: &Path) -> Option<u64> {
+    stat_fields(path).map(|f| {
         let get = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
         get(11) + get(12)
     })
+}
+
+/// utime + stime of `pid`, all its threads together, in clock ticks (0 once it has ended).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    stat_ticks(Path::new(&format!("/proc/{pid}/stat"))).unwrap_or(0)
 }
 
 /// CPU seconds this process has used, all its threads together.
@@ -78,33 +92,14 @@ pub const TICKS_PER_SEC: f64 = 100.0;
 /// The CPU ticks of each thread of `pid` (its own threads, not its children's), by thread id,
 /// with the thread's name.
 pub fn thread_ticks(pid: u32) -> HashMap<u32, (String, u64)> {
-    let mut out = HashMap::new();
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let Some(tid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let path = entry.path();
-        let (Ok(name), Ok(stat)) = (
-            std::fs::read_to_string(path.join("comm")),
-            std::fs::read_to_string(path.join("stat")),
-        ) else {
-            continue;
-        };
-        let ticks = stat.rfind(')').map_or(0, |end| {
-            let f: Vec<&str> = stat[end + 2..].split(' ').collect();
-            let get = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-            get(11) + get(12)
-        });
-        out.insert(tid, (name.trim().to_owned(), ticks));
-    }
-    out
+    numbered(format!("/proc/{pid}/task"))
+        .into_iter()
+        .filter_map(|(tid, path)| {
+            let name = std::fs::read_to_string(path.join("comm")).ok()?;
+            let ticks = stat_ticks(&path.join("stat"))?;
+            Some((tid, (name.trim().to_owned(), ticks)))
+        })
+        .collect()
 }
 
 /// The cores each thread used between two [`thread_ticks`] samples `secs` apart, busiest

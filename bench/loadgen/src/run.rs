@@ -266,7 +266,8 @@ struct Shared {
     stopped_at_us: AtomicU64,
 }
 
-fn unix_secs() -> u64 {
+/// Now, in whole Unix seconds (0 before 1970).
+pub fn unix_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -8,16 +8,16 @@
 //! reads (bench/storage.sh copies it).
 
 use std::path::Path;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use cloud_otp_core::{Outcome, Policy, verify_with_secret};
 use cloud_otp_server::audit::{AuditEvent, AuditOutcome};
-use cloud_otp_server::crypto::{Crypto, KEY_ENV, MasterKey};
 use cloud_otp_server::storage::{AuditEntry, Committed, Storage, VerifyCommit};
 use serde::Serialize;
 
-use crate::enroll::EnrollError;
+use crate::enroll::{EnrollError, open_tenant};
 use crate::procfs::process_cpu_secs;
+use crate::run::unix_secs;
 use crate::workload::Accounts;
 
 /// The batch sizes, as the server's queues formed them at 64 connections (the profile of
@@ -54,12 +54,6 @@ pub struct Cost {
     pub cpu_us: f64,
 }
 
-fn unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// Reads, decides and commits verifications of `accounts` in batches of `shape` for `secs`
 /// seconds, on the database of `data_dir` (its tenant `customer_code`).
 pub async fn measure(
@@ -70,13 +64,7 @@ pub async fn measure(
     shape: Shape,
     secs: f64,
 ) -> Result<Cost, EnrollError> {
-    let storage = Storage::open(database, data_dir).await?;
-    let env_key = std::env::var(KEY_ENV).ok();
-    let crypto = Crypto::new(&MasterKey::load_or_create(env_key.as_deref(), data_dir)?);
-    let tenant = storage
-        .tenant_by_customer_code(customer_code)
-        .await?
-        .ok_or_else(|| EnrollError::Refused(format!("no tenant {customer_code}")))?;
+    let (storage, crypto, tenant) = open_tenant(database, data_dir, customer_code).await?;
     let no_sqlite = || EnrollError::Refused("the storage cost is measured on SQLite".into());
     let mut writer = storage.sqlite_connection().await?.ok_or_else(no_sqlite)?;
     let mut second = match shape.one_connection {
